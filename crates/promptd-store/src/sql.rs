@@ -1,0 +1,395 @@
+//! The `Store` implementation shared by both backends.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use promptd_core::time_fmt::now_ms;
+use promptd_core::{
+    Environment, KeyRecord, NewVersion, PromptId, PromptRecord, PromptSource, Role, Store,
+    StoreError, Version,
+};
+use serde_json::{Map, Value};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row};
+
+use crate::migrate::{SchemaStatus, migrator, schema_status};
+use crate::queries as q;
+
+/// Which database a URL points at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn from_url(url: &str) -> Result<Backend, String> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres)
+        } else {
+            Err(format!(
+                "unsupported database URL '{}': use sqlite://FILE or postgres://USER@HOST/DB",
+                redact_url(url)
+            ))
+        }
+    }
+}
+
+/// Pool settings; the defaults suit one promptd instance.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// PostgreSQL pool size (SQLite always uses one connection: it has one writer anyway).
+    pub max_connections: u32,
+    /// How long a request waits for a connection before failing with "unavailable".
+    pub acquire_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            max_connections: 8,
+            acquire_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A [`Store`] on SQLite or PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl SqlStore {
+    /// Connects without touching the schema. For SQLite the file is created if missing.
+    pub async fn connect(url: &str, opts: &StoreOptions) -> Result<SqlStore, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::from_url(url).map_err(StoreError::Internal)?;
+        let pool = match backend {
+            Backend::Sqlite => {
+                let url = sqlite_url(url);
+                AnyPoolOptions::new()
+                    .max_connections(1)
+                    .acquire_timeout(opts.acquire_timeout)
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            // WAL for concurrent readers, FULL sync so an acknowledged write
+                            // survives a power cut, and a busy timeout for external tools.
+                            sqlx::raw_sql(
+                                "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; \
+                                 PRAGMA busy_timeout=5000; PRAGMA foreign_keys=ON;",
+                            )
+                            .execute(conn)
+                            .await?;
+                            Ok(())
+                        })
+                    })
+                    .connect(&url)
+                    .await
+            }
+            Backend::Postgres => {
+                AnyPoolOptions::new()
+                    .max_connections(opts.max_connections)
+                    .acquire_timeout(opts.acquire_timeout)
+                    .connect(url)
+                    .await
+            }
+        }
+        .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", redact_url(url))))?;
+        Ok(SqlStore { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Applies every embedded migration that is not applied yet.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        migrator(self.backend)
+            .run(&self.pool)
+            .await
+            .map_err(|e| StoreError::Internal(format!("migration failed: {e}")))
+    }
+
+    pub async fn schema_status(&self) -> Result<SchemaStatus, StoreError> {
+        schema_status(&self.pool, self.backend)
+            .await
+            .map_err(|e| StoreError::Internal(format!("cannot read the schema version: {e}")))
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// `sqlite://file.db` → `sqlite://file.db?mode=rwc` so a missing file is created.
+fn sqlite_url(url: &str) -> String {
+    if url.contains("mode=") || url.contains(":memory:") {
+        url.to_owned()
+    } else if url.contains('?') {
+        format!("{url}&mode=rwc")
+    } else {
+        format!("{url}?mode=rwc")
+    }
+}
+
+/// Hides a password in a database URL before it reaches a message or a log.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.find(':') {
+                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+fn map_err(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            StoreError::Conflict(db.message().to_owned())
+        }
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_) => StoreError::Unavailable(e.to_string()),
+        sqlx::Error::Database(db)
+            if db
+                .code()
+                .is_some_and(|c| c.starts_with("08") || c == "57P01" || c == "57P03") =>
+        {
+            StoreError::Unavailable(e.to_string())
+        }
+        _ => StoreError::Internal(e.to_string()),
+    }
+}
+
+fn json_text(m: &Map<String, Value>) -> String {
+    serde_json::to_string(m).unwrap_or_else(|_| "{}".to_owned())
+}
+
+/// Accepts a JSON object, or a string holding one (LiteLLM writes both).
+fn json_map(text: &str) -> Map<String, Value> {
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(m)) => m,
+        Ok(Value::String(inner)) => json_map(&inner),
+        _ => Map::new(),
+    }
+}
+
+fn prompt_row(row: &AnyRow) -> Result<PromptRecord, sqlx::Error> {
+    let version: i64 = row.try_get("version")?;
+    let litellm_params: String = row.try_get("litellm_params")?;
+    let prompt_info: String = row.try_get("prompt_info")?;
+    Ok(PromptRecord {
+        id: row.try_get("id")?,
+        prompt_id: PromptId::from_trusted(row.try_get::<String, _>("prompt_id")?),
+        version: u32::try_from(version).unwrap_or(u32::MAX),
+        environment: Environment::from_trusted(row.try_get::<String, _>("environment")?),
+        created_by: row.try_get("created_by")?,
+        litellm_params: json_map(&litellm_params),
+        prompt_info: json_map(&prompt_info),
+        created_at: Some(row.try_get("created_at")?),
+        updated_at: Some(row.try_get("updated_at")?),
+        source: PromptSource::Db,
+    })
+}
+
+fn key_row(row: &AnyRow) -> Result<KeyRecord, sqlx::Error> {
+    let role: String = row.try_get("user_role")?;
+    let metadata: String = row.try_get("metadata")?;
+    Ok(KeyRecord {
+        token: row.try_get("token")?,
+        key_name: row.try_get("key_name")?,
+        key_alias: row.try_get("key_alias")?,
+        user_id: row.try_get("user_id")?,
+        user_role: Role::parse(&role).unwrap_or(Role::InternalUser),
+        metadata: json_map(&metadata),
+        expires_at: row.try_get("expires_at")?,
+        created_at: row.try_get("created_at")?,
+        created_by: row.try_get("created_by")?,
+    })
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    async fn append_version(&self, new: NewVersion) -> Result<PromptRecord, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let version: i64 = sqlx::query_scalar(q::NEXT_VERSION)
+            .bind(new.prompt_id.as_str())
+            .bind(new.environment.as_str())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        let id = uuid::Uuid::new_v4().to_string();
+        let now = now_ms();
+        sqlx::query(q::INSERT_VERSION)
+            .bind(&id)
+            .bind(new.prompt_id.as_str())
+            .bind(version)
+            .bind(new.environment.as_str())
+            .bind(new.created_by.clone())
+            .bind(json_text(&new.litellm_params))
+            .bind(json_text(&new.prompt_info))
+            .bind(now)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(PromptRecord {
+            id,
+            prompt_id: new.prompt_id,
+            version: u32::try_from(version).unwrap_or(u32::MAX),
+            environment: new.environment,
+            created_by: new.created_by,
+            litellm_params: new.litellm_params,
+            prompt_info: new.prompt_info,
+            created_at: Some(now),
+            updated_at: Some(now),
+            source: PromptSource::Db,
+        })
+    }
+
+    async fn prompt_versions(&self, prompt_id: &PromptId) -> Result<Vec<PromptRecord>, StoreError> {
+        let rows = sqlx::query(q::SELECT_PROMPT)
+            .bind(prompt_id.as_str())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
+        rows.iter()
+            .map(prompt_row)
+            .collect::<Result<_, _>>()
+            .map_err(map_err)
+    }
+
+    async fn all_versions(&self) -> Result<Vec<PromptRecord>, StoreError> {
+        let rows = sqlx::query(q::SELECT_ALL)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
+        rows.iter()
+            .map(prompt_row)
+            .collect::<Result<_, _>>()
+            .map_err(map_err)
+    }
+
+    async fn delete_versions(
+        &self,
+        prompt_id: &PromptId,
+        environment: Option<&Environment>,
+        version: Option<Version>,
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let done = match (environment, version) {
+            (Some(env), Some(v)) => {
+                sqlx::query(q::DELETE_ONE)
+                    .bind(prompt_id.as_str())
+                    .bind(env.as_str())
+                    .bind(i64::from(v))
+                    .execute(&mut *tx)
+                    .await
+            }
+            (Some(env), None) => {
+                sqlx::query(q::DELETE_ENV)
+                    .bind(prompt_id.as_str())
+                    .bind(env.as_str())
+                    .execute(&mut *tx)
+                    .await
+            }
+            (None, None) => {
+                sqlx::query(q::DELETE_ALL)
+                    .bind(prompt_id.as_str())
+                    .execute(&mut *tx)
+                    .await
+            }
+            (None, Some(_)) => {
+                return Err(StoreError::Internal(
+                    "deleting one version needs its environment".to_owned(),
+                ));
+            }
+        }
+        .map_err(map_err)?;
+        sqlx::query(q::DELETE_EMPTY_COUNTERS)
+            .bind(prompt_id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn insert_key(&self, key: &KeyRecord) -> Result<(), StoreError> {
+        sqlx::query(q::INSERT_KEY)
+            .bind(&key.token)
+            .bind(&key.key_name)
+            .bind(key.key_alias.clone())
+            .bind(key.user_id.clone())
+            .bind(key.user_role.as_str())
+            .bind(json_text(&key.metadata))
+            .bind(key.expires_at)
+            .bind(key.created_at)
+            .bind(key.created_by.clone())
+            .execute(&self.pool)
+            .await
+            .map_err(|e| match map_err(e) {
+                StoreError::Conflict(_) => StoreError::Conflict(format!(
+                    "a key with alias '{}' already exists; choose another key_alias",
+                    key.key_alias.as_deref().unwrap_or("")
+                )),
+                other => other,
+            })?;
+        Ok(())
+    }
+
+    async fn all_keys(&self) -> Result<Vec<KeyRecord>, StoreError> {
+        let rows = sqlx::query(q::SELECT_KEYS)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
+        rows.iter()
+            .map(key_row)
+            .collect::<Result<_, _>>()
+            .map_err(map_err)
+    }
+
+    async fn delete_keys(&self, tokens: &[String]) -> Result<Vec<String>, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let mut gone = Vec::new();
+        for t in tokens {
+            let row: Option<String> = sqlx::query_scalar(q::DELETE_KEY)
+                .bind(t)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(map_err)?;
+            gone.extend(row);
+        }
+        tx.commit().await.map_err(map_err)?;
+        Ok(gone)
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query(q::PING)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+}
+
+impl FromStr for Backend {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Backend::from_url(s)
+    }
+}

@@ -1,0 +1,276 @@
+//! One conformance story for every backend: SQLite always, PostgreSQL when
+//! `PROMPTD_TEST_POSTGRES_URL` is set (each test creates and drops its own database).
+
+use std::sync::Arc;
+
+use promptd_core::{Environment, KeyRecord, NewVersion, PromptId, Role, Store, StoreError};
+use promptd_store::{SqlStore, StoreOptions};
+use serde_json::{Map, json};
+
+/// A store on a fresh database, and what to clean up afterwards.
+struct Fresh {
+    store: SqlStore,
+    _dir: Option<tempfile::TempDir>,
+    drop_db: Option<(String, String)>,
+}
+
+impl Fresh {
+    async fn cleanup(self) {
+        self.store.close().await;
+        if let Some((admin_url, name)) = self.drop_db {
+            let admin = SqlStore::connect(&admin_url, &StoreOptions::default())
+                .await
+                .unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+            )))
+            .execute(admin.pool())
+            .await
+            .unwrap();
+            admin.close().await;
+        }
+    }
+}
+
+async fn sqlite() -> Fresh {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let store = SqlStore::connect(&url, &StoreOptions::default())
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    Fresh {
+        store,
+        _dir: Some(dir),
+        drop_db: None,
+    }
+}
+
+/// A fresh PostgreSQL database, or `None` (with a note) when no server is configured.
+async fn postgres() -> Option<Fresh> {
+    let Ok(admin_url) = std::env::var("PROMPTD_TEST_POSTGRES_URL") else {
+        eprintln!(
+            "SKIPPED (PostgreSQL): set PROMPTD_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres to run"
+        );
+        return None;
+    };
+    let name = format!("promptd_test_{}", uuid::Uuid::new_v4().simple());
+    let admin = SqlStore::connect(&admin_url, &StoreOptions::default())
+        .await
+        .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+        .execute(admin.pool())
+        .await
+        .unwrap();
+    admin.close().await;
+    let url = match admin_url.rsplit_once('/') {
+        Some((head, _)) => format!("{head}/{name}"),
+        None => panic!("PROMPTD_TEST_POSTGRES_URL must end in /DATABASE"),
+    };
+    let store = SqlStore::connect(
+        &url,
+        &StoreOptions {
+            max_connections: 16,
+            ..StoreOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    store.migrate().await.unwrap();
+    Some(Fresh {
+        store,
+        _dir: None,
+        drop_db: Some((admin_url, name)),
+    })
+}
+
+fn new_version(id: &str, env: &str, content: &str) -> NewVersion {
+    let params: Map<String, serde_json::Value> = serde_json::from_value(
+        json!({"prompt_integration": "dotprompt", "dotprompt_content": content}),
+    )
+    .unwrap();
+    let info: Map<String, serde_json::Value> =
+        serde_json::from_value(json!({"prompt_type": "db", "environment": env})).unwrap();
+    NewVersion {
+        prompt_id: PromptId::from_trusted(id),
+        environment: Environment::from_trusted(env),
+        created_by: Some("tester".into()),
+        litellm_params: params,
+        prompt_info: info,
+    }
+}
+
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite_backend {
+            $(#[tokio::test] async fn $name() { let f = super::sqlite().await; super::$name(&f.store).await; f.cleanup().await; })*
+        }
+        mod postgres_backend {
+            $(#[tokio::test] async fn $name() { if let Some(f) = super::postgres().await { super::$name(&f.store).await; f.cleanup().await; } })*
+        }
+    };
+}
+
+conformance!(
+    versions_are_numbered_per_prompt_and_environment,
+    records_round_trip_with_their_json_and_authors,
+    concurrent_appends_get_consecutive_versions,
+    deleting_one_version_keeps_the_numbering_and_deleting_all_resets_it,
+    keys_are_stored_listed_and_deleted_by_token,
+    a_duplicate_key_alias_is_a_conflict,
+    migrating_twice_is_harmless_and_the_schema_is_up_to_date,
+);
+
+async fn versions_are_numbered_per_prompt_and_environment(s: &SqlStore) {
+    assert_eq!(
+        s.append_version(new_version("a", "development", "1"))
+            .await
+            .unwrap()
+            .version,
+        1
+    );
+    assert_eq!(
+        s.append_version(new_version("a", "development", "2"))
+            .await
+            .unwrap()
+            .version,
+        2
+    );
+    assert_eq!(
+        s.append_version(new_version("a", "production", "p"))
+            .await
+            .unwrap()
+            .version,
+        1
+    );
+    assert_eq!(
+        s.append_version(new_version("b", "development", "b"))
+            .await
+            .unwrap()
+            .version,
+        1
+    );
+    let all = s.all_versions().await.unwrap();
+    assert_eq!(all.len(), 4);
+    assert_eq!(
+        s.prompt_versions(&PromptId::from_trusted("a"))
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+}
+
+async fn records_round_trip_with_their_json_and_authors(s: &SqlStore) {
+    let written = s
+        .append_version(new_version("a", "staging", "hello {{x}}"))
+        .await
+        .unwrap();
+    let read = s
+        .prompt_versions(&PromptId::from_trusted("a"))
+        .await
+        .unwrap();
+    assert_eq!(read, vec![written.clone()]);
+    assert_eq!(read[0].created_by.as_deref(), Some("tester"));
+    assert_eq!(read[0].litellm_params["dotprompt_content"], "hello {{x}}");
+    let keys: Vec<&String> = read[0].litellm_params.keys().collect();
+    assert_eq!(
+        keys,
+        ["prompt_integration", "dotprompt_content"],
+        "JSON key order survives"
+    );
+}
+
+async fn concurrent_appends_get_consecutive_versions(s: &SqlStore) {
+    let store = Arc::new(s.clone());
+    let mut tasks = Vec::new();
+    for i in 0..32 {
+        let st = store.clone();
+        tasks.push(tokio::spawn(async move {
+            st.append_version(new_version("busy", "development", &i.to_string()))
+                .await
+        }));
+    }
+    let mut versions: Vec<u32> = Vec::new();
+    for t in tasks {
+        versions.push(t.await.unwrap().unwrap().version);
+    }
+    versions.sort();
+    assert_eq!(versions, (1..=32).collect::<Vec<u32>>());
+}
+
+async fn deleting_one_version_keeps_the_numbering_and_deleting_all_resets_it(s: &SqlStore) {
+    let id = PromptId::from_trusted("d");
+    let dev = Environment::from_trusted("development");
+    for _ in 0..3 {
+        s.append_version(new_version("d", "development", "x"))
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        s.delete_versions(&id, Some(&dev), Some(3)).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        s.append_version(new_version("d", "development", "x"))
+            .await
+            .unwrap()
+            .version,
+        4
+    );
+    assert_eq!(
+        s.delete_versions(&id, Some(&dev), Some(9)).await.unwrap(),
+        0
+    );
+    assert_eq!(s.delete_versions(&id, None, None).await.unwrap(), 3);
+    assert!(s.prompt_versions(&id).await.unwrap().is_empty());
+    assert_eq!(
+        s.append_version(new_version("d", "development", "x"))
+            .await
+            .unwrap()
+            .version,
+        1
+    );
+}
+
+fn key(token: &str, alias: Option<&str>) -> KeyRecord {
+    KeyRecord {
+        token: token.into(),
+        key_name: "sk-...abcd".into(),
+        key_alias: alias.map(Into::into),
+        user_id: Some("u".into()),
+        user_role: Role::InternalUser,
+        metadata: serde_json::from_value(json!({"prompts": ["a"]})).unwrap(),
+        expires_at: None,
+        created_at: 1,
+        created_by: None,
+    }
+}
+
+async fn keys_are_stored_listed_and_deleted_by_token(s: &SqlStore) {
+    s.insert_key(&key("t1", Some("one"))).await.unwrap();
+    s.insert_key(&key("t2", None)).await.unwrap();
+    s.insert_key(&key("t3", None)).await.unwrap();
+    assert_eq!(s.all_keys().await.unwrap().len(), 3);
+    assert_eq!(s.all_keys().await.unwrap()[0], key("t1", Some("one")));
+    let gone = s.delete_keys(&["t1".into(), "nope".into()]).await.unwrap();
+    assert_eq!(gone, vec!["t1".to_string()]);
+    assert_eq!(s.all_keys().await.unwrap().len(), 2);
+}
+
+async fn a_duplicate_key_alias_is_a_conflict(s: &SqlStore) {
+    s.insert_key(&key("t1", Some("same"))).await.unwrap();
+    match s.insert_key(&key("t2", Some("same"))).await {
+        Err(StoreError::Conflict(m)) => assert!(m.contains("same"), "{m}"),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+}
+
+async fn migrating_twice_is_harmless_and_the_schema_is_up_to_date(s: &SqlStore) {
+    s.migrate().await.unwrap();
+    assert_eq!(
+        s.schema_status().await.unwrap(),
+        promptd_store::SchemaStatus::UpToDate
+    );
+    s.ping().await.unwrap();
+}
