@@ -10,4 +10,4 @@ mod queries;
 mod sql;
 
 pub use migrate::{SchemaStatus, schema_status};
-pub use sql::{Backend, SqlStore, StoreOptions};
+pub use sql::{Backend, SqlStore, StoreOptions, redact_url};

@@ -1,0 +1,275 @@
+//! The application state shared by every request, and the write paths that keep the
+//! in-memory index consistent with the store.
+//!
+//! **Architecture invariant:** a write reaches the index only after the store committed it,
+//! and all writes of one instance are serialised by `write_lock`, so the index never shows a
+//! row that is not in the database nor misses one this instance acknowledged.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+use promptd_core::{
+    Entry, Environment, Index, KeyRecord, NewVersion, PromptId, PromptRecord, PromptSource, Store,
+    Version,
+};
+use promptd_template::{EngineOptions, Prompt};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::error::{ApiError, ApiResult};
+use crate::wire::{TemplateSource, template_source};
+
+/// One version in memory, with its compiled template.
+pub type PromptEntry = Entry<Prompt>;
+
+/// Server settings that do not come from the database.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Largest accepted request body, in bytes (413 above it).
+    pub max_body_bytes: usize,
+    /// Template limits and escaping.
+    pub engine: EngineOptions,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            max_body_bytes: 1024 * 1024,
+            engine: EngineOptions::default(),
+        }
+    }
+}
+
+/// A prompt from the config file, ready to register.
+#[derive(Debug, Clone)]
+pub struct ConfigPrompt {
+    pub prompt_id: PromptId,
+    pub litellm_params: serde_json::Map<String, serde_json::Value>,
+    pub prompt_info: serde_json::Map<String, serde_json::Value>,
+    /// The `.prompt` text, already read from `prompt_file` if that is where it lives.
+    pub template_text: String,
+}
+
+/// Everything a request handler can reach. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState(pub Arc<App>);
+
+impl std::ops::Deref for AppState {
+    type Target = App;
+    fn deref(&self) -> &App {
+        &self.0
+    }
+}
+
+pub struct App {
+    /// Durable storage; the source of truth.
+    pub store: Arc<dyn Store>,
+    /// Every prompt version, served to reads without touching the store.
+    pub index: RwLock<Index<Prompt>>,
+    /// Virtual keys by token (SHA-256 hex of the key).
+    pub keys: RwLock<HashMap<String, KeyRecord>>,
+    /// SHA-256 of the master key; `None` means authentication is off (loopback only).
+    pub master_key_hash: Option<[u8; 32]>,
+    pub settings: Settings,
+    /// Serialises this instance's writes (see the module invariant).
+    pub write_lock: tokio::sync::Mutex<()>,
+}
+
+/// SHA-256 of a key as raw bytes.
+pub fn sha256(data: &str) -> [u8; 32] {
+    Sha256::digest(data.as_bytes()).into()
+}
+
+/// SHA-256 of a key as lower-case hex: LiteLLM's `token`.
+pub fn token_of(key: &str) -> String {
+    sha256(key).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl App {
+    /// Builds the state: loads every stored version and key into memory and registers the
+    /// config prompts (which must all compile).
+    pub async fn new(
+        store: Arc<dyn Store>,
+        master_key: Option<&str>,
+        settings: Settings,
+        config_prompts: Vec<ConfigPrompt>,
+    ) -> anyhow_like::Result<App> {
+        let mut index = Index::new();
+        for cp in config_prompts {
+            let template = Prompt::parse(&cp.template_text, &settings.engine)
+                .map_err(|e| format!("config prompt '{}': {e}", cp.prompt_id))?;
+            index.insert_config(Entry {
+                record: PromptRecord {
+                    id: format!("config:{}", cp.prompt_id),
+                    prompt_id: cp.prompt_id,
+                    version: 1,
+                    environment: Environment::development(),
+                    created_by: None,
+                    litellm_params: cp.litellm_params,
+                    prompt_info: cp.prompt_info,
+                    created_at: None,
+                    updated_at: None,
+                    source: PromptSource::Config,
+                },
+                template_text: Some(cp.template_text),
+                template: Ok(template),
+            });
+        }
+        let rows = store.all_versions().await.map_err(|e| e.to_string())?;
+        let mut by_prompt: HashMap<PromptId, Vec<Arc<PromptEntry>>> = HashMap::new();
+        for rec in rows {
+            if index.is_config(&rec.prompt_id) {
+                tracing::warn!(prompt_id = %rec.prompt_id, version = rec.version, "a config prompt shadows this stored version");
+            }
+            let entry = compile_record(rec, &settings.engine);
+            if let Err(e) = &entry.template {
+                tracing::warn!(prompt_id = %entry.record.prompt_id, version = entry.record.version, error = %e, "stored version has an unusable template");
+            }
+            by_prompt
+                .entry(entry.record.prompt_id.clone())
+                .or_default()
+                .push(Arc::new(entry));
+        }
+        for (id, entries) in by_prompt {
+            index.replace_stored(&id, entries);
+        }
+        let keys = store
+            .all_keys()
+            .await
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(|k| (k.token.clone(), k))
+            .collect();
+        Ok(App {
+            store,
+            index: RwLock::new(index),
+            keys: RwLock::new(keys),
+            master_key_hash: master_key.map(sha256),
+            settings,
+            write_lock: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// Whether `key` is the master key (constant time).
+    pub fn is_master_key(&self, key: &str) -> bool {
+        match &self.master_key_hash {
+            Some(h) => bool::from(sha256(key).ct_eq(h)),
+            None => false,
+        }
+    }
+
+    /// The virtual key whose secret is `key`, if any (lookup by hash, then a constant-time
+    /// comparison of the hashes).
+    pub fn find_key(&self, key: &str) -> Option<KeyRecord> {
+        let token = token_of(key);
+        let keys = self.keys.read();
+        let rec = keys.get(&token)?;
+        bool::from(rec.token.as_bytes().ct_eq(token.as_bytes())).then(|| rec.clone())
+    }
+
+    /// Compiles a template for a write, turning errors into a 400 that says where.
+    pub fn compile(&self, text: &str) -> ApiResult<Prompt> {
+        Prompt::parse(text, &self.settings.engine)
+            .map_err(|e| ApiError::bad_request(format!("Invalid prompt template: {e}")))
+    }
+
+    /// Appends a version after its template was validated, then shows it to reads.
+    pub async fn append_version(
+        &self,
+        new: NewVersion,
+        template: Prompt,
+        text: String,
+    ) -> ApiResult<Arc<PromptEntry>> {
+        let _w = self.write_lock.lock().await;
+        let rec = self.store.append_version(new).await?;
+        let entry = Arc::new(Entry {
+            record: rec,
+            template_text: Some(text),
+            template: Ok(template),
+        });
+        let mut idx = self.index.write();
+        let id = entry.record.prompt_id.clone();
+        let mut all = idx.stored_entries(&id);
+        all.push(entry.clone());
+        idx.replace_stored(&id, all);
+        Ok(entry)
+    }
+
+    /// Deletes versions in the store, then forgets them in memory.
+    pub async fn delete_versions(
+        &self,
+        id: &PromptId,
+        env: Option<&Environment>,
+        version: Option<Version>,
+    ) -> ApiResult<u64> {
+        let _w = self.write_lock.lock().await;
+        let n = self.store.delete_versions(id, env, version).await?;
+        let mut idx = self.index.write();
+        let mut all = idx.stored_entries(id);
+        all.retain(|e| {
+            !(env.is_none_or(|en| *en == e.record.environment)
+                && version.is_none_or(|v| v == e.record.version))
+        });
+        idx.replace_stored(id, all);
+        Ok(n)
+    }
+
+    /// Re-reads one prompt from the store (used when another instance changed it).
+    pub async fn refresh_prompt(&self, id: &PromptId) -> ApiResult<()> {
+        let rows = self.store.prompt_versions(id).await?;
+        let entries: Vec<Arc<PromptEntry>> = {
+            let idx = self.index.read();
+            rows.into_iter()
+                .map(|rec| match idx.find_stored(id, &rec.id) {
+                    Some(e) if e.record == rec => e,
+                    _ => Arc::new(compile_record(rec, &self.settings.engine)),
+                })
+                .collect()
+        };
+        self.index.write().replace_stored(id, entries);
+        Ok(())
+    }
+
+    pub async fn insert_key(&self, key: KeyRecord) -> ApiResult<()> {
+        self.store.insert_key(&key).await?;
+        self.keys.write().insert(key.token.clone(), key);
+        Ok(())
+    }
+
+    pub async fn delete_keys(&self, tokens: &[String]) -> ApiResult<Vec<String>> {
+        let gone = self.store.delete_keys(tokens).await?;
+        let mut keys = self.keys.write();
+        for t in &gone {
+            keys.remove(t);
+        }
+        Ok(gone)
+    }
+}
+
+/// Builds an index entry from a stored record, compiling its template.
+pub fn compile_record(rec: PromptRecord, engine: &EngineOptions) -> PromptEntry {
+    let (text, template) = match template_source(&rec.litellm_params) {
+        Ok(TemplateSource::Text(t)) => {
+            let compiled = Prompt::parse(&t, engine).map_err(|e| e.to_string());
+            (Some(t), compiled)
+        }
+        Ok(TemplateSource::File(p)) => (
+            None,
+            Err(format!(
+                "prompt_file '{p}' is only read from the config file"
+            )),
+        ),
+        Err(e) => (None, Err(e)),
+    };
+    Entry {
+        record: rec,
+        template_text: text,
+        template,
+    }
+}
+
+/// A tiny error alias so `App::new` needs no extra dependency.
+pub mod anyhow_like {
+    pub type Result<T> = std::result::Result<T, String>;
+}

@@ -1,0 +1,265 @@
+//! The `promptd` binary's library half: command-line interface, configuration layering and
+//! the composition root that wires store, state and server together.
+
+pub mod config;
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use promptd_server::{App, AppState, Settings};
+use promptd_store::{Backend, SchemaStatus, SqlStore, StoreOptions};
+use serde_json::Value;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "promptd",
+    version,
+    about = "A fast, self-hosted prompt registry compatible with LiteLLM's /prompts API"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server.
+    Serve(ServeArgs),
+    /// Apply the embedded database migrations and exit.
+    Migrate(DbArgs),
+    /// Render a .prompt file to chat messages (no server, no model call).
+    Render(RenderArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct DbArgs {
+    /// LiteLLM-style config.yaml (general_settings, prompts, model_list, promptd_settings).
+    #[arg(long, env = "PROMPTD_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// sqlite://FILE (default sqlite://promptd.db) or postgres://USER@HOST/DB.
+    #[arg(long, env = "PROMPTD_DATABASE_URL")]
+    pub database_url: Option<String>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Address to listen on (default 127.0.0.1).
+    #[arg(long, env = "PROMPTD_HOST")]
+    pub host: Option<IpAddr>,
+    /// Port to listen on (default 4000).
+    #[arg(long, env = "PROMPTD_PORT")]
+    pub port: Option<u16>,
+    /// The master key (proxy_admin). Overrides general_settings.master_key.
+    #[arg(long, env = "PROMPTD_MASTER_KEY", hide_env_values = true)]
+    pub master_key: Option<String>,
+    /// Largest accepted request body in bytes (default 1048576).
+    #[arg(long, env = "PROMPTD_MAX_BODY_BYTES")]
+    pub max_body_bytes: Option<usize>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct RenderArgs {
+    /// The .prompt file.
+    pub file: PathBuf,
+    /// Variables as a JSON object, e.g. '{"name": "Ada"}'.
+    #[arg(long, default_value = "{}")]
+    pub vars: String,
+}
+
+/// Everything `serve` needs, after layering defaults, file, environment and flags.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    pub addr: SocketAddr,
+    pub database_url: String,
+    pub master_key: Option<String>,
+    pub settings: Settings,
+    pub file: config::FileConfig,
+}
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://promptd.db";
+
+fn setting_u64(file: &config::FileConfig, key: &str) -> anyhow::Result<Option<u64>> {
+    match file.settings.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v
+            .as_u64()
+            .map(Some)
+            .with_context(|| format!("promptd_settings.{key} must be a non-negative integer")),
+    }
+}
+
+impl ServeConfig {
+    pub fn resolve(args: &ServeArgs) -> anyhow::Result<ServeConfig> {
+        let file = match &args.db.config {
+            Some(p) => config::load(p)?,
+            None => config::FileConfig::default(),
+        };
+        let host = match (args.host, file.settings.get("host").and_then(Value::as_str)) {
+            (Some(h), _) => h,
+            (None, Some(h)) => h
+                .parse()
+                .with_context(|| format!("promptd_settings.host '{h}' is not an IP address"))?,
+            (None, None) => IpAddr::from([127, 0, 0, 1]),
+        };
+        let port = match (args.port, setting_u64(&file, "port")?) {
+            (Some(p), _) => p,
+            (None, Some(p)) => {
+                u16::try_from(p).context("promptd_settings.port must be below 65536")?
+            }
+            (None, None) => 4000,
+        };
+        let master_key = args
+            .master_key
+            .clone()
+            .or_else(|| file.master_key.clone())
+            .filter(|k| !k.is_empty());
+        if master_key.is_none() && !host.is_loopback() {
+            bail!(
+                "no master key is set, and promptd is asked to listen on {host}, which is not a loopback address. \
+                 Set PROMPTD_MASTER_KEY (or general_settings.master_key) so the API is not open to the network."
+            );
+        }
+        let mut settings = Settings::default();
+        if let Some(n) = args
+            .max_body_bytes
+            .map(|n| n as u64)
+            .or(setting_u64(&file, "max_body_bytes")?)
+        {
+            settings.max_body_bytes = usize::try_from(n).context("max_body_bytes is too large")?;
+        }
+        if let Some(v) = file.settings.get("escape_html") {
+            settings.engine.escape_html = v
+                .as_bool()
+                .context("promptd_settings.escape_html must be true or false")?;
+        }
+        if let Some(n) = setting_u64(&file, "template_fuel")? {
+            settings.engine.limits.fuel = n;
+        }
+        if let Some(n) = setting_u64(&file, "template_max_output_bytes")? {
+            settings.engine.limits.max_output_bytes =
+                usize::try_from(n).context("template_max_output_bytes is too large")?;
+        }
+        let database_url = args
+            .db
+            .database_url
+            .clone()
+            .or_else(|| file.database_url.clone())
+            .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+        Ok(ServeConfig {
+            addr: SocketAddr::new(host, port),
+            database_url,
+            master_key,
+            settings,
+            file,
+        })
+    }
+}
+
+/// Opens the store and makes sure its schema is what this binary expects. SQLite is migrated
+/// automatically (it is embedded and single-user); PostgreSQL must be migrated explicitly.
+pub async fn open_store(url: &str, opts: &StoreOptions) -> anyhow::Result<SqlStore> {
+    let store = SqlStore::connect(url, opts).await?;
+    match store.schema_status().await? {
+        SchemaStatus::UpToDate => {}
+        SchemaStatus::Behind { missing } if store.backend() == Backend::Sqlite => {
+            tracing::info!(?missing, "applying SQLite migrations");
+            store.migrate().await?;
+        }
+        SchemaStatus::Behind { missing } => bail!(
+            "the database schema is not migrated (missing migrations {missing:?}). Run `promptd migrate --database-url <url>` first."
+        ),
+        SchemaStatus::Ahead { unknown } => bail!(
+            "the database was migrated by a newer promptd (unknown migrations {unknown:?}); run that version, or restore a backup"
+        ),
+    }
+    Ok(store)
+}
+
+/// Builds the application state from a resolved configuration.
+pub async fn build_state(cfg: &ServeConfig, store: SqlStore) -> anyhow::Result<AppState> {
+    let app = App::new(
+        Arc::new(store),
+        cfg.master_key.as_deref(),
+        cfg.settings.clone(),
+        cfg.file.prompts.clone(),
+    )
+    .await
+    .map_err(anyhow::Error::msg)?;
+    Ok(AppState(Arc::new(app)))
+}
+
+/// `promptd serve`.
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let cfg = ServeConfig::resolve(&args)?;
+    let store = open_store(&cfg.database_url, &StoreOptions::default()).await?;
+    let state = build_state(&cfg, store).await?;
+    if cfg.master_key.is_none() {
+        tracing::warn!(
+            "no master key is set: authentication is OFF (allowed because promptd listens on loopback only). Set PROMPTD_MASTER_KEY to turn it on."
+        );
+    }
+    let listener = tokio::net::TcpListener::bind(cfg.addr)
+        .await
+        .with_context(|| format!("cannot listen on {}", cfg.addr))?;
+    let prompts = state.index.read().len();
+    tracing::info!(addr = %listener.local_addr()?, prompts, db = %promptd_store::redact_url(&cfg.database_url), "promptd is ready");
+    promptd_server::serve(listener, state, shutdown_signal()).await?;
+    Ok(())
+}
+
+/// `promptd migrate`.
+pub async fn migrate(args: DbArgs) -> anyhow::Result<()> {
+    let file = match &args.config {
+        Some(p) => config::load(p)?,
+        None => config::FileConfig::default(),
+    };
+    let url = args
+        .database_url
+        .or(file.database_url)
+        .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+    let store = SqlStore::connect(&url, &StoreOptions::default()).await?;
+    if let SchemaStatus::Ahead { unknown } = store.schema_status().await? {
+        bail!("the database was migrated by a newer promptd (unknown migrations {unknown:?})");
+    }
+    store.migrate().await?;
+    println!("database {} is up to date", promptd_store::redact_url(&url));
+    Ok(())
+}
+
+/// `promptd render FILE --vars JSON`.
+pub fn render(args: RenderArgs) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(&args.file)
+        .with_context(|| format!("cannot read {}", args.file.display()))?;
+    let vars: serde_json::Map<String, Value> =
+        serde_json::from_str(&args.vars).context("--vars must be a JSON object")?;
+    let prompt = promptd_template::Prompt::parse(&text, &Default::default())
+        .map_err(|e| anyhow::anyhow!("{}: {e}", args.file.display()))?;
+    let messages = prompt.render(&vars).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let out = serde_json::json!({"model": prompt.model(), "messages": messages, "optional_params": prompt.optional_params()});
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}

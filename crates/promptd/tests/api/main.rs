@@ -1,0 +1,13 @@
+//! promptd's HTTP API, specified by tests: each test starts a real server on port 0 with a
+//! temporary SQLite database and talks to it over HTTP.
+
+mod common;
+
+mod auth;
+mod config_prompts;
+mod errors;
+mod keys;
+mod persistence;
+mod prompts_crud;
+mod prompts_read;
+mod render;
