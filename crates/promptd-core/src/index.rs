@@ -93,6 +93,18 @@ impl<T> Index<T> {
         }
     }
 
+    /// Replaces every stored version of every prompt (after a full resynchronisation);
+    /// config prompts are kept.
+    pub fn replace_all_stored(&mut self, by_prompt: Vec<(PromptId, Vec<Arc<Entry<T>>>)>) {
+        for g in self.prompts.values_mut() {
+            g.stored.clear();
+        }
+        for (id, entries) in by_prompt {
+            self.replace_stored(&id, entries);
+        }
+        self.prompts.retain(|_, g| !g.is_empty());
+    }
+
     /// The stored entry with this row id and `updated_at`, to reuse its compiled template.
     pub fn find_stored(&self, prompt_id: &PromptId, row_id: &str) -> Option<Arc<Entry<T>>> {
         let g = self.prompts.get(prompt_id.as_str())?;

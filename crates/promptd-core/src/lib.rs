@@ -15,4 +15,4 @@ pub use ids::{Environment, IdError, PromptId, PromptRef, Version};
 pub use index::{Entry, Index, Resolved};
 pub use principal::{Principal, Role};
 pub use record::{KeyRecord, NewVersion, PromptRecord, PromptSource};
-pub use store::{Store, StoreError};
+pub use store::{Change, Store, StoreError};

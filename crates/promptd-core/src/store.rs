@@ -5,6 +5,17 @@ use crate::ids::{Environment, PromptId, Version};
 use crate::record::{KeyRecord, NewVersion, PromptRecord};
 use async_trait::async_trait;
 
+/// A change another instance (or tool) made to the shared database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// Some version of this prompt was written or deleted.
+    Prompt(PromptId),
+    /// Some key was created or deleted.
+    Keys,
+    /// Changes may have been missed (e.g. the notification connection dropped): reload all.
+    Resync,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The database could not be reached or refused the operation for a transient reason.
@@ -43,6 +54,10 @@ pub trait Store: Send + Sync + 'static {
     async fn all_keys(&self) -> Result<Vec<KeyRecord>, StoreError>;
     /// Deletes keys by token; returns the tokens that existed.
     async fn delete_keys(&self, tokens: &[String]) -> Result<Vec<String>, StoreError>;
+
+    /// Copies a version from another system, keeping its number, row id, author and times.
+    /// Returns `false` when that (prompt, environment, version) or row id already exists.
+    async fn import_version(&self, rec: &PromptRecord) -> Result<bool, StoreError>;
 
     /// A cheap round trip, for readiness checks.
     async fn ping(&self) -> Result<(), StoreError>;

@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use parking_lot::RwLock;
 use promptd_core::{
-    Entry, Environment, Index, KeyRecord, NewVersion, PromptId, PromptRecord, PromptSource, Store,
-    Version,
+    Change, Entry, Environment, Index, KeyRecord, NewVersion, PromptId, PromptRecord, PromptSource,
+    Store, Version,
 };
 use promptd_template::{EngineOptions, Prompt};
 use sha2::{Digest, Sha256};
@@ -217,6 +217,7 @@ impl App {
 
     /// Re-reads one prompt from the store (used when another instance changed it).
     pub async fn refresh_prompt(&self, id: &PromptId) -> ApiResult<()> {
+        let _w = self.write_lock.lock().await;
         let rows = self.store.prompt_versions(id).await?;
         let entries: Vec<Arc<PromptEntry>> = {
             let idx = self.index.read();
@@ -229,6 +230,49 @@ impl App {
         };
         self.index.write().replace_stored(id, entries);
         Ok(())
+    }
+
+    /// Re-reads every key from the store.
+    pub async fn refresh_keys(&self) -> ApiResult<()> {
+        let keys = self.store.all_keys().await?;
+        *self.keys.write() = keys.into_iter().map(|k| (k.token.clone(), k)).collect();
+        Ok(())
+    }
+
+    /// Re-reads everything (after changes may have been missed).
+    pub async fn resync(&self) -> ApiResult<()> {
+        let _w = self.write_lock.lock().await;
+        let rows = self.store.all_versions().await?;
+        let mut by_prompt: HashMap<PromptId, Vec<Arc<PromptEntry>>> = HashMap::new();
+        {
+            let idx = self.index.read();
+            for rec in rows {
+                let id = rec.prompt_id.clone();
+                let entry = match idx.find_stored(&id, &rec.id) {
+                    Some(e) if e.record == rec => e,
+                    _ => Arc::new(compile_record(rec, &self.settings.engine)),
+                };
+                by_prompt.entry(id).or_default().push(entry);
+            }
+        }
+        self.index
+            .write()
+            .replace_all_stored(by_prompt.into_iter().collect());
+        drop(_w);
+        self.refresh_keys().await
+    }
+
+    /// Applies a change announced by the database, logging (not failing) on errors: the
+    /// listener keeps going, and the next change or resync repairs the copy.
+    pub async fn apply_change(&self, change: Change) {
+        let result = match &change {
+            Change::Prompt(id) => self.refresh_prompt(id).await,
+            Change::Keys => self.refresh_keys().await,
+            Change::Resync => self.resync().await,
+        };
+        if let Err(e) = result {
+            tracing::warn!(?change, error = %e, "could not apply a change from the database");
+        }
     }
 
     pub async fn insert_key(&self, key: KeyRecord) -> ApiResult<()> {

@@ -5,6 +5,8 @@
 //! increments a counter row (`prompt_counters`) and inserts the version, so concurrent writers
 //! (threads or whole instances) get consecutive numbers and a failed write leaves no row.
 
+pub mod import;
+pub mod listen;
 mod migrate;
 mod queries;
 mod sql;

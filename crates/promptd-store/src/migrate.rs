@@ -11,11 +11,18 @@ const SQLITE: &[(i64, &str, &str)] = &[(
     "initial",
     include_str!("../migrations/sqlite/0001_initial.sql"),
 )];
-const POSTGRES: &[(i64, &str, &str)] = &[(
-    1,
-    "initial",
-    include_str!("../migrations/postgres/0001_initial.sql"),
-)];
+const POSTGRES: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "initial",
+        include_str!("../migrations/postgres/0001_initial.sql"),
+    ),
+    (
+        2,
+        "notify",
+        include_str!("../migrations/postgres/0002_notify.sql"),
+    ),
+];
 
 pub(crate) fn migrator(backend: Backend) -> Migrator {
     let set = match backend {

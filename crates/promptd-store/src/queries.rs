@@ -34,3 +34,12 @@ pub const SELECT_KEYS: &str = "SELECT token, key_name, key_alias, user_id, user_
 pub const DELETE_KEY: &str = "DELETE FROM api_keys WHERE token = $1 RETURNING token";
 
 pub const PING: &str = "SELECT 1";
+
+/// Import keeps the source's numbers; an existing row (same id or same version) is left alone.
+pub const IMPORT_VERSION: &str = "INSERT INTO prompt_versions \
+     (id, prompt_id, version, environment, created_by, litellm_params, prompt_info, created_at, updated_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING";
+/// After an import the counter must be at least the highest imported version.
+pub const RAISE_COUNTER: &str = "INSERT INTO prompt_counters (prompt_id, environment, last_version) VALUES ($1, $2, $3) \
+     ON CONFLICT (prompt_id, environment) DO UPDATE SET last_version = \
+     CASE WHEN prompt_counters.last_version < excluded.last_version THEN excluded.last_version ELSE prompt_counters.last_version END";

@@ -162,11 +162,16 @@ fn map_err(e: sqlx::Error) -> StoreError {
         sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
         | sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_) => StoreError::Unavailable(e.to_string()),
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e.to_string()),
+        // Connection exceptions (08), too many connections (53), shutdowns and terminated
+        // sessions (57), and "database not accepting connections" (55000): the database is
+        // not reachable right now, which is not the caller's fault and may pass.
         sqlx::Error::Database(db)
-            if db
-                .code()
-                .is_some_and(|c| c.starts_with("08") || c == "57P01" || c == "57P03") =>
+            if db.code().is_some_and(|c| {
+                c.starts_with("08") || c.starts_with("53") || c.starts_with("57") || c == "55000"
+            }) =>
         {
             StoreError::Unavailable(e.to_string())
         }
@@ -376,6 +381,32 @@ impl Store for SqlStore {
         }
         tx.commit().await.map_err(map_err)?;
         Ok(gone)
+    }
+
+    async fn import_version(&self, rec: &PromptRecord) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let done = sqlx::query(q::IMPORT_VERSION)
+            .bind(&rec.id)
+            .bind(rec.prompt_id.as_str())
+            .bind(i64::from(rec.version))
+            .bind(rec.environment.as_str())
+            .bind(rec.created_by.clone())
+            .bind(json_text(&rec.litellm_params))
+            .bind(json_text(&rec.prompt_info))
+            .bind(rec.created_at.unwrap_or_else(now_ms))
+            .bind(rec.updated_at.or(rec.created_at).unwrap_or_else(now_ms))
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        sqlx::query(q::RAISE_COUNTER)
+            .bind(rec.prompt_id.as_str())
+            .bind(rec.environment.as_str())
+            .bind(i64::from(rec.version))
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

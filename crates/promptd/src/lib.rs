@@ -2,6 +2,7 @@
 //! the composition root that wires store, state and server together.
 
 pub mod config;
+pub mod import;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -32,6 +33,24 @@ pub enum Command {
     Migrate(DbArgs),
     /// Render a .prompt file to chat messages (no server, no model call).
     Render(RenderArgs),
+    /// Copy prompts from another system into promptd's database.
+    #[command(subcommand)]
+    Import(ImportCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Copy every row of LiteLLM's "LiteLLM_PromptTable" (idempotent: rows already here are skipped).
+    Litellm(ImportArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ImportArgs {
+    /// LiteLLM's PostgreSQL database, e.g. postgres://llmproxy:pass@db:5432/litellm
+    #[arg(long = "from")]
+    pub from: String,
+    #[command(flatten)]
+    pub db: DbArgs,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -78,6 +97,7 @@ pub struct ServeConfig {
     pub database_url: String,
     pub master_key: Option<String>,
     pub settings: Settings,
+    pub store: StoreOptions,
     pub file: config::FileConfig,
 }
 
@@ -144,6 +164,15 @@ impl ServeConfig {
             settings.engine.limits.max_output_bytes =
                 usize::try_from(n).context("template_max_output_bytes is too large")?;
         }
+        let mut store = StoreOptions::default();
+        if let Some(n) = setting_u64(&file, "database_max_connections")? {
+            store.max_connections = u32::try_from(n)
+                .context("database_max_connections is too large")?
+                .max(1);
+        }
+        if let Some(n) = setting_u64(&file, "database_acquire_timeout_ms")? {
+            store.acquire_timeout = std::time::Duration::from_millis(n.max(1));
+        }
         let database_url = args
             .db
             .database_url
@@ -155,6 +184,7 @@ impl ServeConfig {
             database_url,
             master_key,
             settings,
+            store,
             file,
         })
     }
@@ -193,11 +223,34 @@ pub async fn build_state(cfg: &ServeConfig, store: SqlStore) -> anyhow::Result<A
     Ok(AppState(Arc::new(app)))
 }
 
+/// Starts the background work a running server needs: on PostgreSQL, the listener that keeps
+/// this instance's memory in step with writes made by other instances.
+pub fn start_background(
+    cfg: &ServeConfig,
+    state: &AppState,
+) -> Option<tokio::task::JoinHandle<()>> {
+    if Backend::from_url(&cfg.database_url).ok()? != Backend::Postgres {
+        return None;
+    }
+    let state = state.clone();
+    Some(tokio::spawn(promptd_store::listen::listen_changes(
+        cfg.database_url.clone(),
+        move |change| {
+            let state = state.clone();
+            async move {
+                state.apply_change(change).await;
+                true
+            }
+        },
+    )))
+}
+
 /// `promptd serve`.
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let cfg = ServeConfig::resolve(&args)?;
-    let store = open_store(&cfg.database_url, &StoreOptions::default()).await?;
+    let store = open_store(&cfg.database_url, &cfg.store).await?;
     let state = build_state(&cfg, store).await?;
+    let _listener = start_background(&cfg, &state);
     if cfg.master_key.is_none() {
         tracing::warn!(
             "no master key is set: authentication is OFF (allowed because promptd listens on loopback only). Set PROMPTD_MASTER_KEY to turn it on."
@@ -228,6 +281,24 @@ pub async fn migrate(args: DbArgs) -> anyhow::Result<()> {
     }
     store.migrate().await?;
     println!("database {} is up to date", promptd_store::redact_url(&url));
+    Ok(())
+}
+
+/// `promptd import litellm --from URL`.
+pub async fn import_litellm(args: ImportArgs) -> anyhow::Result<()> {
+    let file = match &args.db.config {
+        Some(p) => config::load(p)?,
+        None => config::FileConfig::default(),
+    };
+    let url = args
+        .db
+        .database_url
+        .clone()
+        .or(file.database_url)
+        .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+    let store = open_store(&url, &StoreOptions::default()).await?;
+    let report = import::import_litellm(&args.from, &store).await?;
+    print!("{report}");
     Ok(())
 }
 

@@ -31,6 +31,7 @@ fn main() -> std::process::ExitCode {
             Command::Serve(a) => promptd::serve(a).await,
             Command::Migrate(a) => promptd::migrate(a).await,
             Command::Render(a) => promptd::render(a),
+            Command::Import(promptd::ImportCommand::Litellm(a)) => promptd::import_litellm(a).await,
         }
     });
     match result {

@@ -81,8 +81,9 @@ impl TestApp {
             max_body_bytes: opts.max_body_bytes,
         };
         let cfg = ServeConfig::resolve(&args)?;
-        let store = promptd::open_store(&cfg.database_url, &Default::default()).await?;
+        let store = promptd::open_store(&cfg.database_url, &cfg.store).await?;
         let state = promptd::build_state(&cfg, store).await?;
+        let _ = promptd::start_background(&cfg, &state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let base = format!("http://{}", listener.local_addr()?);
         let (tx, rx) = oneshot::channel::<()>();
@@ -192,3 +193,145 @@ pub fn prompt_body(id: &str, content: &str, env: Option<&str>) -> Value {
 }
 
 pub const GREETING: &str = "---\nmodel: gpt-4o\ntemperature: 0.7\ninput:\n  schema:\n    name: string\n---\nSystem: You are friendly.\n\nUser: Say hello to {{name}}.";
+
+/// A fresh PostgreSQL database for one test (dropped on `cleanup`), or `None` with a note
+/// when `PROMPTD_TEST_POSTGRES_URL` is not set.
+pub struct PgDb {
+    pub url: String,
+    admin_url: String,
+    name: String,
+}
+
+impl PgDb {
+    pub async fn create() -> Option<PgDb> {
+        let Ok(admin_url) = std::env::var("PROMPTD_TEST_POSTGRES_URL") else {
+            eprintln!(
+                "SKIPPED (PostgreSQL): set PROMPTD_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres to run"
+            );
+            return None;
+        };
+        let name = format!("promptd_test_{}", std::process::id()) + &format!("_{}", rand_suffix());
+        PgDb::admin_exec(&admin_url, &format!("CREATE DATABASE \"{name}\"")).await;
+        let (head, _) = admin_url.rsplit_once('/').expect("URL ends in /DATABASE");
+        Some(PgDb {
+            url: format!("{head}/{name}"),
+            admin_url,
+            name,
+        })
+    }
+
+    pub async fn admin_exec(admin_url: &str, sql: &str) {
+        let store = promptd_store::SqlStore::connect(admin_url, &Default::default())
+            .await
+            .expect("admin connection");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+            .execute(store.pool())
+            .await
+            .expect(sql);
+        store.close().await;
+    }
+
+    pub async fn exec(&self, sql: &str) {
+        PgDb::admin_exec(&self.url, sql).await;
+    }
+
+    /// Runs SQL as the admin on the maintenance database (e.g. to refuse connections).
+    pub async fn admin(&self, sql: &str) {
+        PgDb::admin_exec(&self.admin_url, sql).await;
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub async fn cleanup(self) {
+        PgDb::admin_exec(
+            &self.admin_url,
+            &format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name),
+        )
+        .await;
+    }
+}
+
+fn rand_suffix() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{}_{nanos}", N.fetch_add(1, Ordering::Relaxed))
+}
+
+/// promptd running as a separate process (the real binary), killed on drop.
+pub struct Process {
+    pub child: std::process::Child,
+    pub base: String,
+}
+
+impl Process {
+    /// Starts `promptd serve` with these extra arguments and waits until it is ready.
+    pub fn serve(args: &[&str], envs: &[(&str, &str)]) -> Result<Process, String> {
+        use std::io::{BufRead, BufReader};
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_promptd"));
+        cmd.arg("serve")
+            .args(["--host", "127.0.0.1", "--port", "0"])
+            .args(args);
+        cmd.env("PROMPTD_MASTER_KEY", MASTER)
+            .env("PROMPTD_LOG", "promptd=info,promptd_store=info,warn");
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        cmd.stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn().map_err(|e| e.to_string())?;
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let mut seen = String::new();
+        while std::time::Instant::now() < deadline {
+            match rx.recv_timeout(std::time::Duration::from_millis(100)) {
+                Ok(line) => {
+                    if let Some(rest) = line.split("addr=").nth(1) {
+                        let addr = rest.split_whitespace().next().unwrap_or_default();
+                        // Keep draining the pipe so the child never blocks on logging.
+                        std::thread::spawn(move || while rx.recv().is_ok() {});
+                        return Ok(Process {
+                            child,
+                            base: format!("http://{addr}"),
+                        });
+                    }
+                    seen.push_str(&line);
+                    seen.push('\n');
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    if let Ok(Some(status)) = child.try_wait() {
+                        return Err(format!("promptd exited with {status}:\n{seen}"));
+                    }
+                }
+                Err(_) => {
+                    let _ = child.wait();
+                    return Err(format!("promptd exited:\n{seen}"));
+                }
+            }
+        }
+        let _ = child.kill();
+        Err(format!("promptd did not become ready:\n{seen}"))
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
