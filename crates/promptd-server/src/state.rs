@@ -74,7 +74,22 @@ pub struct App {
     pub settings: Settings,
     /// Serialises this instance's writes (see the module invariant).
     pub write_lock: tokio::sync::Mutex<()>,
+    /// Serialised `/prompts/list` answers for callers who read everything, keyed by the query;
+    /// emptied whenever the index changes. At 10,000 prompts this turns a multi-megabyte
+    /// serialisation per request into a copy of shared bytes.
+    pub list_cache: RwLock<HashMap<ListKey, bytes::Bytes>>,
 }
+
+/// What a cached list answer depends on (besides the index itself).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ListKey {
+    pub environment: Option<String>,
+    pub page: Option<usize>,
+    pub page_size: Option<usize>,
+}
+
+/// Cached list answers kept at most (distinct queries are few in practice).
+pub const LIST_CACHE_ENTRIES: usize = 256;
 
 /// SHA-256 of a key as raw bytes.
 pub fn sha256(data: &str) -> [u8; 32] {
@@ -148,6 +163,7 @@ impl App {
             master_key_hash: master_key.map(sha256),
             settings,
             write_lock: tokio::sync::Mutex::new(()),
+            list_cache: RwLock::new(HashMap::new()),
         })
     }
 
@@ -188,6 +204,7 @@ impl App {
             template_text: Some(text),
             template: Ok(template),
         });
+        self.list_cache.write().clear();
         let mut idx = self.index.write();
         let id = entry.record.prompt_id.clone();
         let mut all = idx.stored_entries(&id);
@@ -205,6 +222,7 @@ impl App {
     ) -> ApiResult<u64> {
         let _w = self.write_lock.lock().await;
         let n = self.store.delete_versions(id, env, version).await?;
+        self.list_cache.write().clear();
         let mut idx = self.index.write();
         let mut all = idx.stored_entries(id);
         all.retain(|e| {
@@ -229,6 +247,7 @@ impl App {
                 .collect()
         };
         self.index.write().replace_stored(id, entries);
+        self.list_cache.write().clear();
         Ok(())
     }
 

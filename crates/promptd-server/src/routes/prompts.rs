@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use promptd_core::{Environment, NewVersion, Principal, PromptId, PromptRef};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -13,7 +15,7 @@ use serde_json::{Map, Value, json};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::extract::{JsonBody, QueryParams};
-use crate::state::{AppState, PromptEntry};
+use crate::state::{AppState, LIST_CACHE_ENTRIES, ListKey, PromptEntry};
 use crate::wire::{
     self, SUPPORTED_INTEGRATIONS, TemplateSource, environment_of, parse_litellm_params,
     parse_prompt_info, read_version, restore_secrets, spec_json, template_source,
@@ -71,8 +73,24 @@ pub async fn list(
     State(state): State<AppState>,
     Caller(caller): Caller,
     QueryParams(q): QueryParams<ListQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let env = env_param(q.environment.as_deref())?;
+    if q.page == Some(0) || q.page_size.is_some_and(|s| s == 0 || s > MAX_PAGE_SIZE) {
+        return Err(ApiError::Validation(vec![FieldError::new(
+            "value_error",
+            &["query", "page"],
+            format!("page must be at least 1 and page_size between 1 and {MAX_PAGE_SIZE}"),
+        )]));
+    }
+    let key = ListKey {
+        environment: env.as_ref().map(|e| e.to_string()),
+        page: q.page,
+        page_size: q.page_size,
+    };
+    let cacheable = caller.reads_everything();
+    if cacheable && let Some(hit) = state.list_cache.read().get(&key) {
+        return Ok(json_bytes(hit.clone()));
+    }
     let entries = {
         let idx = state.index.read();
         idx.latest(env.as_ref(), |id| {
@@ -86,33 +104,41 @@ pub async fn list(
             Some(read_version(&e.record)),
         )
     };
-    if q.page.is_none() && q.page_size.is_none() {
+    let body = if q.page.is_none() && q.page_size.is_none() {
         let prompts: Vec<Value> = entries.iter().map(spec).collect();
-        return Ok(Json(json!({ "prompts": prompts })));
+        json!({ "prompts": prompts })
+    } else {
+        let page = q.page.unwrap_or(1);
+        let size = q.page_size.unwrap_or(100);
+        let total = entries.len();
+        let prompts: Vec<Value> = entries
+            .iter()
+            .skip((page - 1).saturating_mul(size))
+            .take(size)
+            .map(spec)
+            .collect();
+        json!({
+            "prompts": prompts,
+            "total": total,
+            "page": page,
+            "page_size": size,
+            "total_pages": total.div_ceil(size),
+        })
+    };
+    let bytes =
+        Bytes::from(serde_json::to_vec(&body).map_err(|e| ApiError::Internal(e.to_string()))?);
+    if cacheable {
+        let mut cache = state.list_cache.write();
+        if cache.len() >= LIST_CACHE_ENTRIES {
+            cache.clear();
+        }
+        cache.insert(key, bytes.clone());
     }
-    let page = q.page.unwrap_or(1);
-    let size = q.page_size.unwrap_or(100);
-    if page == 0 || size == 0 || size > MAX_PAGE_SIZE {
-        return Err(ApiError::Validation(vec![FieldError::new(
-            "value_error",
-            &["query", "page"],
-            format!("page must be at least 1 and page_size between 1 and {MAX_PAGE_SIZE}"),
-        )]));
-    }
-    let total = entries.len();
-    let prompts: Vec<Value> = entries
-        .iter()
-        .skip((page - 1) * size)
-        .take(size)
-        .map(spec)
-        .collect();
-    Ok(Json(json!({
-        "prompts": prompts,
-        "total": total,
-        "page": page,
-        "page_size": size,
-        "total_pages": total.div_ceil(size),
-    })))
+    Ok(json_bytes(bytes))
+}
+
+fn json_bytes(bytes: Bytes) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], bytes).into_response()
 }
 
 /// `GET /prompts/{id}` and `GET /prompts/{id}/info`.

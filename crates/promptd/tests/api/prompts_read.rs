@@ -178,3 +178,45 @@ async fn versions_lists_every_version_newest_first_grouped_by_environment() {
         .await;
     assert_eq!(body["prompts"].as_array().unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn every_write_is_visible_to_the_next_list_and_info_on_the_same_instance() {
+    let app = TestApp::start().await;
+    for path in [
+        "/prompts/list",
+        "/prompts/list?page=1&page_size=10",
+        "/prompts/list?environment=development",
+    ] {
+        assert_eq!(
+            app.get(path, MASTER).await.1["prompts"]
+                .as_array()
+                .unwrap()
+                .len(),
+            0
+        );
+    }
+    app.create("g", "User: one", None).await;
+    for path in [
+        "/prompts/list",
+        "/prompts/list?page=1&page_size=10",
+        "/prompts/list?environment=development",
+    ] {
+        let (_, list) = app.get(path, MASTER).await;
+        assert_eq!(list["prompts"][0]["version"], 1, "{path}");
+    }
+    app.put("/prompts/g", MASTER, prompt_body("g", "User: two", None))
+        .await;
+    assert_eq!(
+        app.get("/prompts/list", MASTER).await.1["prompts"][0]["version"],
+        2
+    );
+    assert_eq!(
+        app.get("/prompts/g/info", MASTER).await.1["prompt_spec"]["version"],
+        2
+    );
+    app.delete("/prompts/g", MASTER).await;
+    assert_eq!(
+        app.get("/prompts/list", MASTER).await.1["prompts"],
+        json!([])
+    );
+}
