@@ -3,6 +3,7 @@
 
 mod common;
 
+mod architecture;
 mod auth;
 mod config_prompts;
 mod errors;
