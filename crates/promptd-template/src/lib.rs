@@ -3,38 +3,48 @@
 //!
 //! **Architecture invariant:** nothing here panics on input, and every render is bounded by
 //! an instruction budget (fuel), an output-size cap and a recursion cap.
+//!
+//! **Architecture invariant:** a variable's value never starts a message; only role lines
+//! written in the template do (see `roles`).
+//!
+//! The accepted format and every difference from LiteLLM are in `docs/prompt-format.md`.
 
+mod engine;
 mod frontmatter;
 mod roles;
 mod schema;
 
-use std::cell::Cell;
 use std::sync::Arc;
 
-use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value as JValue};
-use serde::Serialize;
+use minijinja::{Environment, Value as JValue};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 pub use frontmatter::split_frontmatter;
 pub use schema::{FieldType, SchemaField};
 
-/// Bounds on one render.
+/// Bounds on one render. Exceeding one is [`TemplateError::LimitExceeded`], never a hang.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
-    /// minijinja fuel: roughly one unit per instruction executed.
+    /// minijinja fuel: about one unit per instruction executed and one per 64 bytes of data
+    /// created. It bounds both time and memory of a render (memory to about `fuel * 64` bytes).
+    /// Default 500,000: a few milliseconds of work and at most ~32 MB, while a typical prompt
+    /// uses well under 1,000.
     pub fuel: u64,
-    /// Largest rendered text, in bytes.
+    /// Largest rendered text, in bytes. Default 1 MiB (about 250k tokens, past any model's
+    /// context window).
     pub max_output_bytes: usize,
-    /// Deepest macro/include recursion.
+    /// Deepest nesting of loops, blocks and macro calls at run time (a macro call counts about
+    /// 10). Default 100; minijinja caps it at 500.
     pub recursion: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            fuel: 100_000,
+            fuel: 500_000,
             max_output_bytes: 1024 * 1024,
-            recursion: 64,
+            recursion: 100,
         }
     }
 }
@@ -43,12 +53,14 @@ impl Default for Limits {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EngineOptions {
     pub limits: Limits,
-    /// Escape variables like LiteLLM's Jinja2 autoescape (`'` → `&#39;`, …), byte for byte.
+    /// HTML-escape printed values like LiteLLM's Jinja2 autoescape, byte for byte
+    /// (`'` → `&#39;`, `"` → `&#34;`, `<` → `&lt;`, `>` → `&gt;`, `&` → `&amp;`); `|safe`
+    /// turns it off for one value. Off by default: prompts are plain text.
     pub escape_html: bool,
 }
 
 /// A chat role a template line can start.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     System,
@@ -58,46 +70,94 @@ pub enum Role {
     Tool,
 }
 
-/// One chat message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+impl Role {
+    /// The wire name: `system`, `user`, `assistant`, `developer` or `tool`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::System => "system",
+            Role::User => "user",
+            Role::Assistant => "assistant",
+            Role::Developer => "developer",
+            Role::Tool => "tool",
+        }
+    }
+}
+
+/// One chat message; serializes as `{"role":"user","content":"…"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
     pub role: Role,
     pub content: String,
 }
 
-/// Why a prompt could not be parsed or rendered. Every message says where and how to fix it.
+/// Why a prompt could not be parsed or rendered. Every message says what, where and how to
+/// fix it; line numbers count from the first line of the whole `.prompt` file.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum TemplateError {
+    /// Bad YAML, a frontmatter that is not a mapping, or a bad `model`/`input.schema`.
     #[error("invalid frontmatter at line {line}, column {column}: {message}")]
     Frontmatter {
         line: usize,
         column: usize,
         message: String,
     },
-    #[error("template syntax error at line {line}, column {column}: {message}")]
+    /// The template does not parse.
+    #[error(
+        "template syntax error at line {line}, column {column}: {message}; check the {{{{ }}}} and {{% %}} tags there"
+    )]
     Syntax {
         line: usize,
         column: usize,
         message: String,
     },
+    /// A runtime error, e.g. an attribute of an undefined variable.
     #[error("{}", render_msg(*.line, .message))]
     Render {
         line: Option<usize>,
         message: String,
     },
-    #[error("Invalid type for field '{name}': expected {expected}, got {got}")]
+    /// A variable's value does not match its `input.schema` type.
+    #[error(
+        "Invalid type for field '{name}': expected {expected}, got {got}; input.schema declares '{name}' as {expected}, so pass a value of that type"
+    )]
     VariableType {
         name: String,
         expected: String,
         got: String,
     },
-    #[error("missing required prompt variable{}: {}; pass {} in prompt_variables", if .names.len() == 1 { "" } else { "s" }, .names.join(", "), if .names.len() == 1 { "it" } else { "them" })]
+    /// Required `input.schema` variables that were not given, all of them.
+    #[error("{}", missing_msg(.names))]
     MissingVariables { names: Vec<String> },
+    /// A render ran past `limit` (`fuel`, `max_output_bytes` or `recursion`).
     #[error("the template exceeded its {limit} limit: {message}")]
     LimitExceeded {
         limit: &'static str,
         message: String,
     },
+}
+
+impl TemplateError {
+    /// A stable name for the kind of error: `frontmatter`, `syntax`, `render`,
+    /// `variable_type`, `missing_variables` or `limit_exceeded`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            TemplateError::Frontmatter { .. } => "frontmatter",
+            TemplateError::Syntax { .. } => "syntax",
+            TemplateError::Render { .. } => "render",
+            TemplateError::VariableType { .. } => "variable_type",
+            TemplateError::MissingVariables { .. } => "missing_variables",
+            TemplateError::LimitExceeded { .. } => "limit_exceeded",
+        }
+    }
+
+    /// True for errors in the prompt text itself (found by [`Prompt::parse`]), false for
+    /// errors of one render (variables, runtime errors, limits).
+    pub fn is_parse_error(&self) -> bool {
+        matches!(
+            self,
+            TemplateError::Frontmatter { .. } | TemplateError::Syntax { .. }
+        )
+    }
 }
 
 fn render_msg(line: Option<usize>, message: &str) -> String {
@@ -107,15 +167,18 @@ fn render_msg(line: Option<usize>, message: &str) -> String {
     }
 }
 
-/// Private-use characters that wrap every value printed by `{{ … }}` during rendering, so role
-/// markers can be told apart from variable text. They are removed from inputs and output.
-const OPEN: char = '\u{E000}';
-const CLOSE: char = '\u{E001}';
-
-thread_local! {
-    /// Bytes printed by `{{ … }}` in the current render, for the output cap.
-    static PRINTED: Cell<usize> = const { Cell::new(0) };
-    static PRINT_CAP: Cell<usize> = const { Cell::new(usize::MAX) };
+fn missing_msg(names: &[String]) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| format!("'{n}'")).collect();
+    let (noun, pronoun) = if names.len() == 1 {
+        ("variable", "it")
+    } else {
+        ("variables", "them")
+    };
+    format!(
+        "missing required prompt {noun} {}; pass {pronoun} in prompt_variables, or mark a variable optional in input.schema with a trailing ? (e.g. `{}?: string`)",
+        quoted.join(", "),
+        names.first().map(String::as_str).unwrap_or("name")
+    )
 }
 
 struct Inner {
@@ -139,135 +202,51 @@ impl std::fmt::Debug for Prompt {
         f.debug_struct("Prompt")
             .field("model", &self.0.model)
             .field("content", &self.0.content)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
-const TEMPLATE: &str = "prompt";
-
-fn python_like(value: &JValue) -> Option<&'static str> {
-    if value.is_undefined() {
-        Some("")
-    } else if value.is_none() {
-        Some("None")
-    } else if value.kind() == minijinja::value::ValueKind::Bool {
-        Some(if value.is_true() { "True" } else { "False" })
-    } else {
-        None
-    }
-}
-
-/// Jinja2/markupsafe escaping, as LiteLLM produces it.
-fn escape_markupsafe(s: &str, out: &mut String) {
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&#34;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-}
-
-fn build_env(body: String, opts: &EngineOptions) -> Result<Environment<'static>, minijinja::Error> {
-    let mut env = Environment::new();
-    env.set_undefined_behavior(UndefinedBehavior::Lenient);
-    env.set_fuel(Some(opts.limits.fuel));
-    env.set_recursion_limit(opts.limits.recursion);
-    env.set_auto_escape_callback(|_| AutoEscape::None);
-    let escape = opts.escape_html;
-    env.set_formatter(move |out, _state, value| {
-        let text: String = match python_like(value) {
-            Some(s) => s.to_owned(),
-            None => value.to_string(),
-        };
-        let mut buf = String::with_capacity(text.len() + 2);
-        buf.push(OPEN);
-        let clean = text.replace([OPEN, CLOSE], "");
-        if escape && !value.is_safe() {
-            escape_markupsafe(&clean, &mut buf);
-        } else {
-            buf.push_str(&clean);
-        }
-        buf.push(CLOSE);
-        let total = PRINTED.with(|p| {
-            let t = p.get().saturating_add(buf.len());
-            p.set(t);
-            t
-        });
-        if total > PRINT_CAP.with(Cell::get) {
-            return Err(minijinja::Error::new(
-                minijinja::ErrorKind::InvalidOperation,
-                "output size limit exceeded",
-            ));
-        }
-        out.write_str(&buf)
-            .map_err(|_| minijinja::Error::new(minijinja::ErrorKind::WriteFailure, "write failed"))
-    });
-    env.add_template_owned(TEMPLATE, body)?;
-    Ok(env)
-}
+/// Keys that describe the prompt itself; every other frontmatter key goes to the model.
+const RESERVED_KEYS: [&str; 3] = ["model", "input", "output"];
 
 fn column_of(source: &str, byte: usize) -> usize {
-    let byte = byte.min(source.len());
-    let start = source[..byte].rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let mut byte = byte.min(source.len());
+    while !source.is_char_boundary(byte) {
+        byte -= 1;
+    }
+    let start = source[..byte].rfind('\n').map_or(0, |i| i + 1);
     source[start..byte].chars().count() + 1
 }
 
-fn classify(e: &minijinja::Error, body_line: usize, limits: &Limits) -> TemplateError {
-    let msg = match e.detail() {
-        Some(d) => format!("{}: {d}", e.kind()),
-        None => e.kind().to_string(),
-    };
-    let line = e.line().map(|l| l + body_line - 1);
-    match e.kind() {
-        minijinja::ErrorKind::OutOfFuel => TemplateError::LimitExceeded {
-            limit: "instruction",
-            message: format!(
-                "rendering needed more than {} steps; simplify loops or raise template_fuel",
-                limits.fuel
-            ),
-        },
-        _ if msg.contains("recursion limit exceeded") => TemplateError::LimitExceeded {
-            limit: "recursion",
-            message: format!("nesting went deeper than {} levels", limits.recursion),
-        },
-        _ if msg.contains("output size limit exceeded") => TemplateError::LimitExceeded {
-            limit: "output size",
-            message: format!(
-                "the rendered text would be larger than {} bytes",
-                limits.max_output_bytes
-            ),
-        },
-        _ => TemplateError::Render { line, message: msg },
-    }
-}
-
 impl Prompt {
-    /// Parses the frontmatter, checks the input schema and compiles the template.
+    /// Parses the frontmatter, checks `model` and `input.schema`, and compiles the template.
     pub fn parse(text: &str, opts: &EngineOptions) -> Result<Prompt, TemplateError> {
-        let (metadata, body, body_line) = frontmatter::split(text)?;
-        let body = body.replace([OPEN, CLOSE], "");
+        let split = frontmatter::split(text)?;
+        let metadata = split.metadata;
         let model = match metadata.get("model") {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) => Some(s.clone()),
             Some(other) => {
+                let (line, column) = frontmatter::locate(&split.yaml, &["model"]);
                 return Err(TemplateError::Frontmatter {
-                    line: 1,
-                    column: 1,
-                    message: format!("model must be a string such as \"gpt-4o\", not {other}"),
+                    line,
+                    column,
+                    message: format!(
+                        "model must be a model name written as a string, such as `model: gpt-4o`, not {other}; quote it if it looks like a number"
+                    ),
                 });
             }
         };
-        let schema = schema::parse(&metadata)?;
+        let schema = schema::parse(&metadata, &split.yaml)?;
         let optional_params: Map<String, Value> = metadata
             .iter()
-            .filter(|(k, _)| !matches!(k.as_str(), "model" | "input" | "output"))
+            .filter(|(k, _)| !RESERVED_KEYS.contains(&k.as_str()))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        let env = build_env(body.clone(), opts).map_err(|e| {
+        let body = split.body;
+        let body_line = split.body_line;
+        let content = body.trim().to_owned();
+        let env = engine::build(body.clone(), opts).map_err(|e| {
             let (line, column) = match (e.line(), e.range()) {
                 (Some(l), Some(r)) => (l + body_line - 1, column_of(&body, r.start)),
                 (Some(l), None) => (l + body_line - 1, 1),
@@ -278,13 +257,12 @@ impl Prompt {
                 column,
                 message: e
                     .detail()
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| e.kind().to_string()),
+                    .map_or_else(|| e.kind().to_string(), str::to_owned),
             }
         })?;
         Ok(Prompt(Arc::new(Inner {
             env,
-            content: body.trim().to_owned(),
+            content,
             metadata,
             optional_params,
             model,
@@ -294,6 +272,7 @@ impl Prompt {
         })))
     }
 
+    /// The `model` key, if the frontmatter has one.
     pub fn model(&self) -> Option<&str> {
         self.0.model.as_deref()
     }
@@ -303,7 +282,8 @@ impl Prompt {
         &self.0.metadata
     }
 
-    /// Every frontmatter key except `model`, `input` and `output`: sent to the model.
+    /// Every frontmatter key except `model`, `input` and `output`, in file order: sent to the
+    /// model as request parameters.
     pub fn optional_params(&self) -> &Map<String, Value> {
         &self.0.optional_params
     }
@@ -313,11 +293,13 @@ impl Prompt {
         &self.0.content
     }
 
+    /// The declared `input.schema` variables, in file order.
     pub fn input_schema(&self) -> &[SchemaField] {
         &self.0.schema
     }
 
-    /// Checks the variables against `input.schema`, then renders.
+    /// Checks the variables against `input.schema` (missing required ones first, then
+    /// types), then renders.
     pub fn render(&self, vars: &Map<String, Value>) -> Result<Vec<Message>, TemplateError> {
         schema::check(&self.0.schema, vars)?;
         self.render_unchecked(vars)
@@ -328,61 +310,45 @@ impl Prompt {
         &self,
         vars: &Map<String, Value>,
     ) -> Result<Vec<Message>, TemplateError> {
-        let text = self.render_text(vars)?;
-        Ok(roles::split(&text))
-    }
-
-    /// The rendered text with value markers still in place.
-    fn render_text(&self, vars: &Map<String, Value>) -> Result<String, TemplateError> {
         let inner = &self.0;
         let tmpl = inner
             .env
-            .get_template(TEMPLATE)
-            .map_err(|e| classify(&e, inner.body_line, &inner.limits))?;
+            .get_template(engine::TEMPLATE)
+            .map_err(|e| engine::classify(&e, inner.body_line, &inner.limits))?;
         let ctx = JValue::from(minijinja::value::Serde(vars));
-        PRINTED.with(|p| p.set(0));
-        PRINT_CAP.with(|p| p.set(inner.limits.max_output_bytes.saturating_add(2 * 1024)));
-        let out = tmpl
-            .render(ctx)
-            .map_err(|e| classify(&e, inner.body_line, &inner.limits));
-        PRINT_CAP.with(|p| p.set(usize::MAX));
-        let out = out?;
-        let visible = out
-            .chars()
-            .filter(|c| *c != OPEN && *c != CLOSE)
-            .map(char::len_utf8)
-            .sum::<usize>();
-        if visible > inner.limits.max_output_bytes {
-            return Err(TemplateError::LimitExceeded {
-                limit: "output size",
-                message: format!(
-                    "the rendered text is {visible} bytes; the limit is {}",
-                    inner.limits.max_output_bytes
-                ),
-            });
+        let (text, spans) = tmpl
+            .render_with_spans(ctx)
+            .map_err(|e| engine::classify(&e, inner.body_line, &inner.limits))?;
+        // The formatter stops oversized `{{ … }}` output early; template text repeated by
+        // loops is bounded by fuel and checked here.
+        if text.len() > inner.limits.max_output_bytes {
+            return Err(engine::output_limit(inner.limits.max_output_bytes));
         }
-        Ok(out)
+        Ok(roles::split(&text, &roles::Provenance::from_spans(&spans)))
     }
 
     /// `{"content": body, "metadata": frontmatter}`, as LiteLLM's converter answers.
     pub fn to_json(&self) -> Value {
-        serde_json::json!({ "content": self.content(), "metadata": Value::Object(self.0.metadata.clone()) })
+        let mut m = Map::new();
+        m.insert("content".into(), Value::String(self.0.content.clone()));
+        m.insert("metadata".into(), Value::Object(self.0.metadata.clone()));
+        Value::Object(m)
     }
 }
 
 /// Builds `.prompt` text from its JSON form; the inverse of [`Prompt::to_json`].
+///
+/// Empty metadata gives the content alone, unless the content itself starts with a `---`
+/// line, which would read back as frontmatter: then an empty `---`/`---` block goes first.
 pub fn from_json(content: &str, metadata: &Map<String, Value>) -> String {
     if metadata.is_empty() {
+        let first = content.trim_start_matches('\u{feff}').lines().next();
+        if first.is_some_and(|l| l.trim_end() == "---") {
+            return format!("---\n---\n{content}");
+        }
         return content.to_owned();
     }
     let yaml = serde_saphyr::to_string(metadata).unwrap_or_default();
-    let yaml = if yaml.ends_with('\n') {
-        yaml
-    } else {
-        format!("{yaml}\n")
-    };
-    format!("---\n{yaml}---\n{content}")
+    let nl = if yaml.ends_with('\n') { "" } else { "\n" };
+    format!("---\n{yaml}{nl}---\n{content}")
 }
-
-#[cfg(test)]
-mod tests;

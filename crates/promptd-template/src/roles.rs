@@ -1,10 +1,16 @@
 //! Splitting rendered text into chat messages at role lines (`System:`, `User:`, …).
 //!
-//! A role marker counts only where it comes from the template itself: text printed by
-//! `{{ … }}` is wrapped in private markers while rendering, and a marker inside such text is
-//! plain content. So a variable can never start a new message.
+//! **Injection safety:** a role marker counts only where both the marker and the line break
+//! before it were written by the template itself (literal text, also inside `{% if %}` or
+//! `{% for %}`). minijinja reports which output bytes came from template text and which from
+//! `{{ … }}`; anything printed by an expression, whatever its value, is plain content. So a
+//! variable can never start a new message.
 
-use crate::{CLOSE, Message, OPEN, Role};
+use std::ops::Range;
+
+use minijinja::{OutputSpan, OutputSpanKind};
+
+use crate::{Message, Role};
 
 const MARKERS: [(&str, Role); 5] = [
     ("System:", Role::System),
@@ -14,79 +20,105 @@ const MARKERS: [(&str, Role); 5] = [
     ("Tool:", Role::Tool),
 ];
 
-/// The role a line starts, and the rest of the line, if the line (outside printed values)
-/// begins with a marker.
-fn marker(line: &str, inside_value: bool) -> Option<(Role, &str)> {
-    if inside_value {
+/// The output ranges written verbatim from the template source, sorted and merged.
+pub(crate) struct Provenance {
+    raw: Vec<Range<usize>>,
+}
+
+impl Provenance {
+    pub(crate) fn from_spans(spans: &[OutputSpan]) -> Provenance {
+        let mut raw: Vec<Range<usize>> = Vec::with_capacity(spans.len());
+        for span in spans.iter().filter(|s| s.kind() == OutputSpanKind::Raw) {
+            let r = span.output_range();
+            match raw.last_mut() {
+                Some(last) if last.end == r.start => last.end = r.end,
+                _ => raw.push(r),
+            }
+        }
+        // Spans come in output order; sorting is a cheap guard for the binary search.
+        raw.sort_by_key(|r| r.start);
+        Provenance { raw }
+    }
+
+    /// True when every byte of `r` was written from the template source.
+    fn is_raw(&self, r: Range<usize>) -> bool {
+        let i = self.raw.partition_point(|x| x.end <= r.start);
+        self.raw
+            .get(i)
+            .is_some_and(|x| x.start <= r.start && r.end <= x.end)
+    }
+}
+
+/// The role a line starts, if it does: the marker must come from the template and sit at the
+/// start of a line whose line break also came from the template (or at the very start).
+/// Returns the role and the byte offset just after the marker.
+fn marker_at(line_start: usize, line: &str, prov: &Provenance) -> Option<(Role, usize)> {
+    if line_start > 0 && !prov.is_raw(line_start - 1..line_start) {
         return None;
     }
-    let trimmed = line.trim_start_matches([' ', '\t']);
-    MARKERS
-        .iter()
-        .find(|(m, _)| trimmed.starts_with(m))
-        .map(|(m, role)| (*role, trimmed[m.len()..].trim_start_matches([' ', '\t'])))
+    let indent = line.len() - line.trim_start().len();
+    let rest = &line[indent..];
+    let at = line_start + indent;
+    MARKERS.iter().find_map(|(m, role)| {
+        (rest.starts_with(m) && prov.is_raw(at..at + m.len())).then_some((*role, at + m.len()))
+    })
 }
 
-fn clean(s: &str) -> String {
-    s.chars().filter(|c| *c != OPEN && *c != CLOSE).collect()
-}
-
-/// Trims blank lines at both ends and trailing whitespace, keeping indentation inside.
-fn tidy(lines: &[String]) -> String {
-    let joined = lines.join("\n");
-    let trimmed_end = joined.trim_end();
-    let mut start = 0;
-    for (i, c) in trimmed_end.char_indices() {
-        if c == '\n' {
-            start = i + 1;
-        } else if !c.is_whitespace() {
+/// A message's text: the rest of the marker's line without its leading whitespace, then the
+/// following lines as they are; leading blank lines and all trailing whitespace removed.
+fn tidy(s: &str, after_marker: bool) -> String {
+    let mut s = s;
+    if after_marker {
+        s = s.trim_start_matches(|c: char| c.is_whitespace() && c != '\n');
+    }
+    while let Some(i) = s.find('\n') {
+        if s[..i].trim().is_empty() {
+            s = &s[i + 1..];
+        } else {
             break;
         }
     }
-    trimmed_end[start.min(trimmed_end.len())..].to_owned()
+    s.trim_end().to_owned()
 }
 
-/// Splits rendered text (with value markers) into messages, following LiteLLM's rules for
-/// text before the first marker (a user message) and empty messages (kept in the middle,
-/// dropped at the end).
-pub(crate) fn split(rendered: &str) -> Vec<Message> {
+/// Splits rendered text into messages, following LiteLLM's rules for text before the first
+/// marker (a user message) and for empty messages (kept in the middle, dropped at the end).
+pub(crate) fn split(text: &str, prov: &Provenance) -> Vec<Message> {
     let mut messages = Vec::new();
-    let mut current: Option<(Role, Vec<String>)> = None;
-    let mut depth = 0usize;
-    for line in rendered.split('\n') {
-        let inside = depth > 0;
-        for c in line.chars() {
-            match c {
-                OPEN => depth += 1,
-                CLOSE => depth = depth.saturating_sub(1),
-                _ => {}
-            }
-        }
-        match marker(line, inside) {
-            Some((role, rest)) => {
-                if let Some((r, buf)) = current.take() {
+    // The open message: its role, where its text starts, and whether that is just after a marker.
+    let mut current: Option<(Role, usize, bool)> = None;
+    let mut offset = 0usize;
+    for line in text.split('\n') {
+        let line_start = offset;
+        offset += line.len() + 1;
+        match marker_at(line_start, line, prov) {
+            Some((role, content_start)) => {
+                if let Some((r, start, m)) = current.take() {
                     messages.push(Message {
                         role: r,
-                        content: tidy(&buf),
+                        content: tidy(&text[start..line_start], m),
                     });
                 }
-                current = Some((role, vec![clean(rest)]));
+                current = Some((role, content_start, true));
             }
-            None => match &mut current {
-                Some((_, buf)) => buf.push(clean(line)),
-                None => {
-                    if !clean(line).trim().is_empty() {
-                        current = Some((Role::User, vec![clean(line)]));
-                    }
+            None => {
+                if current.is_none() && !line.trim().is_empty() {
+                    current = Some((Role::User, line_start, false));
                 }
-            },
+            }
         }
     }
-    if let Some((r, buf)) = current {
-        let content = tidy(&buf);
+    if let Some((r, start, m)) = current {
+        let content = tidy(&text[start..], m);
         if !content.is_empty() {
             messages.push(Message { role: r, content });
         }
+    }
+    if messages.is_empty() && !text.trim().is_empty() {
+        messages.push(Message {
+            role: Role::User,
+            content: tidy(text, false),
+        });
     }
     messages
 }

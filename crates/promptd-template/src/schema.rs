@@ -4,6 +4,7 @@
 use serde_json::{Map, Value};
 
 use crate::TemplateError;
+use crate::frontmatter::locate;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FieldType {
@@ -67,6 +68,15 @@ pub struct SchemaField {
     pub required: bool,
 }
 
+fn describe(v: &Value) -> String {
+    match v {
+        Value::Null => "an empty value".into(),
+        Value::Array(_) => "a list".into(),
+        Value::Object(_) => "a mapping".into(),
+        other => format!("{other}"),
+    }
+}
+
 fn json_type(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
@@ -79,28 +89,39 @@ fn json_type(v: &Value) -> &'static str {
     }
 }
 
-fn bad(message: String) -> TemplateError {
+fn bad(yaml: &str, path: &[&str], message: String) -> TemplateError {
+    let (line, column) = locate(yaml, path);
     TemplateError::Frontmatter {
-        line: 1,
-        column: 1,
+        line,
+        column,
         message,
     }
 }
 
-pub(crate) fn parse(metadata: &Map<String, Value>) -> Result<Vec<SchemaField>, TemplateError> {
+/// Reads `input.schema`; `yaml` is the frontmatter text, used only to place errors.
+pub(crate) fn parse(
+    metadata: &Map<String, Value>,
+    yaml: &str,
+) -> Result<Vec<SchemaField>, TemplateError> {
     let schema = match metadata.get("input") {
         None | Some(Value::Null) => return Ok(Vec::new()),
         Some(Value::Object(input)) => match input.get("schema") {
             None | Some(Value::Null) => return Ok(Vec::new()),
             Some(Value::Object(s)) => s,
-            Some(_) => return Err(bad(
-                "input.schema must be a mapping of variable names to types, e.g. {name: string}"
-                    .into(),
-            )),
+            Some(_) => {
+                return Err(bad(
+                    yaml,
+                    &["input", "schema"],
+                    "input.schema must be a mapping of variable names to type names, e.g. `schema: {name: string, age?: integer}`"
+                        .into(),
+                ));
+            }
         },
         Some(_) => {
             return Err(bad(
-                "input must be a mapping with a schema, e.g. input: {schema: {name: string}}"
+                yaml,
+                &["input"],
+                "input must be a mapping with a schema, e.g. `input: {schema: {name: string}}`"
                     .into(),
             ));
         }
@@ -112,17 +133,27 @@ pub(crate) fn parse(metadata: &Map<String, Value>) -> Result<Vec<SchemaField>, T
                 Some(n) => (n.to_owned(), false),
                 None => (key.clone(), true),
             };
+            let at = ["input", "schema", key.as_str()];
             let ty_name = ty.as_str().ok_or_else(|| {
-                bad(format!(
-                    "input.schema.{key} must be a type name ({}), not {ty}",
-                    FieldType::NAMES
-                ))
+                bad(
+                    yaml,
+                    &at,
+                    format!(
+                        "input.schema field '{key}' must be a type name written as a string, not {}; use one of: {}",
+                        describe(ty),
+                        FieldType::NAMES
+                    ),
+                )
             })?;
             let ty = FieldType::parse(ty_name).ok_or_else(|| {
-                bad(format!(
-                    "input.schema.{key} has unknown type '{ty_name}'; use one of {}",
-                    FieldType::NAMES
-                ))
+                bad(
+                    yaml,
+                    &at,
+                    format!(
+                        "input.schema field '{key}' has unknown type '{ty_name}'; use one of: {} (case does not matter)",
+                        FieldType::NAMES
+                    ),
+                )
             })?;
             Ok(SchemaField { name, ty, required })
         })

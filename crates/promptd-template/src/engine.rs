@@ -1,0 +1,378 @@
+//! The minijinja environment a prompt is compiled into: Python-like printing, optional
+//! markupsafe escaping, and the fuel / recursion / output bounds.
+//!
+//! Printing follows Jinja2 as LiteLLM runs it, because prompts are written against that:
+//! `None`, `True`, `False`, Python float spelling, and lists and dicts in Python `repr` form.
+
+use minijinja::value::ValueKind;
+use minijinja::{
+    AutoEscape, Environment, Error, ErrorKind, Output, State, UndefinedBehavior, Value,
+};
+
+use crate::{EngineOptions, Limits, TemplateError};
+
+/// The one template name each prompt's environment holds.
+pub(crate) const TEMPLATE: &str = "prompt";
+
+/// Detail of the error the formatter raises when printed text passes the output cap; matched
+/// when the error is classified, so it must not look like any minijinja message.
+const OUTPUT_LIMIT: &str = "promptd: output size limit reached";
+
+/// Containers nested deeper than this print as `...`: a namespace can hold itself, and
+/// printing it must still end.
+const MAX_PRINT_DEPTH: usize = 32;
+
+/// Bytes printed by `{{ … }}` so far in this render (a render-local state extension).
+struct Printed(usize);
+
+pub(crate) fn build(body: String, opts: &EngineOptions) -> Result<Environment<'static>, Error> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Lenient);
+    // Debug mode makes undefined-value errors name the variable (`x` is undefined); its cost
+    // is paid only when an undefined value is created or an error is raised.
+    env.set_debug(true);
+    env.set_fuel(Some(opts.limits.fuel));
+    env.set_recursion_limit(opts.limits.recursion);
+    env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+    // `namespace()` is the one mutable value: `{% set ns.me = ns %}` makes a value that holds
+    // itself, and printing, comparing or serializing it recurses until the stack overflows,
+    // taking the whole process down. Without it every value is immutable, hence acyclic.
+    env.remove_global("namespace");
+    // `debug()` dumps engine internals; it is not Jinja2 and has no place in a prompt.
+    env.remove_global("debug");
+    // With escaping on, minijinja's own HTML mode marks captured blocks and macro output as
+    // safe (as Jinja2 does), while the formatter below does the escaping itself so the bytes
+    // match markupsafe rather than minijinja's `&#x27;` spelling.
+    let mode = if opts.escape_html {
+        AutoEscape::Html
+    } else {
+        AutoEscape::None
+    };
+    env.set_auto_escape_callback(move |_| mode.clone());
+    env.add_filter("escape", escape_filter);
+    env.add_filter("e", escape_filter);
+    env.add_filter("forceescape", forceescape_filter);
+    let cap = opts.limits.max_output_bytes;
+    env.set_formatter(move |out, state, value| format_value(out, state, value, cap));
+    env.add_template_owned(TEMPLATE, body)?;
+    Ok(env)
+}
+
+fn output_limit_error() -> Error {
+    Error::new(ErrorKind::InvalidOperation, OUTPUT_LIMIT)
+}
+
+fn format_value(
+    out: &mut Output,
+    state: &mut State,
+    value: &Value,
+    cap: usize,
+) -> Result<(), Error> {
+    let escape = !matches!(state.auto_escape(), AutoEscape::None) && !value.is_safe();
+    let printed = state.get_or_insert_extension(Printed(0)).0;
+    let budget = cap.saturating_sub(printed);
+    // Fast path for the common case: a plain string printed as it is.
+    let written = match (value.as_str(), escape) {
+        (Some(s), false) => {
+            if s.len() > budget {
+                return Err(output_limit_error());
+            }
+            out.write_str(s)?;
+            s.len()
+        }
+        _ => {
+            let mut text = String::new();
+            if !write_str_form(&mut text, value, budget) {
+                return Err(output_limit_error());
+            }
+            let text = if escape { markupsafe(&text) } else { text };
+            if text.len() > budget {
+                return Err(output_limit_error());
+            }
+            out.write_str(&text)?;
+            text.len()
+        }
+    };
+    if let Some(p) = state.get_extension_mut::<Printed>() {
+        p.0 = p.0.saturating_add(written);
+    }
+    Ok(())
+}
+
+/// Jinja2's `|e`: markupsafe escaping, result marked safe.
+fn escape_filter(value: &Value) -> Value {
+    if value.is_safe() {
+        return value.clone();
+    }
+    forceescape_filter(value)
+}
+
+fn forceescape_filter(value: &Value) -> Value {
+    let mut text = String::new();
+    // A filter's input is already bounded by fuel; cap the printed form generously anyway.
+    write_str_form(&mut text, value, usize::MAX >> 1);
+    Value::from_safe_string(markupsafe(&text))
+}
+
+/// markupsafe's escaping, which LiteLLM's autoescape applies: `&<>'"` only.
+pub(crate) fn markupsafe(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + s.len() / 8);
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&#34;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Writes Python's `str(value)`; false when the text would pass `budget` bytes.
+fn write_str_form(out: &mut String, value: &Value, budget: usize) -> bool {
+    match value.as_str() {
+        Some(s) => {
+            out.push_str(s);
+            out.len() <= budget
+        }
+        None => write_repr(out, value, budget, 0),
+    }
+}
+
+/// Writes Python's `repr(value)` (strings quoted), stopping once past `budget` bytes.
+fn write_repr(out: &mut String, value: &Value, budget: usize, depth: usize) -> bool {
+    if out.len() > budget {
+        return false;
+    }
+    match value.kind() {
+        ValueKind::Undefined => {}
+        ValueKind::None => out.push_str("None"),
+        ValueKind::Bool => out.push_str(if value.is_true() { "True" } else { "False" }),
+        ValueKind::Number => {
+            if value.is_integer() {
+                out.push_str(&value.to_string());
+            } else {
+                match f64::try_from(value.clone()) {
+                    Ok(f) => push_py_float(out, f),
+                    Err(_) => out.push_str(&value.to_string()),
+                }
+            }
+        }
+        ValueKind::String => push_py_str_repr(out, value.as_str().unwrap_or_default()),
+        ValueKind::Seq | ValueKind::Iterable if depth < MAX_PRINT_DEPTH => {
+            out.push('[');
+            if let Ok(iter) = value.try_iter() {
+                for (i, item) in iter.enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    if !write_repr(out, &item, budget, depth + 1) {
+                        return false;
+                    }
+                }
+            }
+            out.push(']');
+        }
+        ValueKind::Map if depth < MAX_PRINT_DEPTH => {
+            out.push('{');
+            if let Ok(keys) = value.try_iter() {
+                for (i, key) in keys.enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    if !write_repr(out, &key, budget, depth + 1) {
+                        return false;
+                    }
+                    out.push_str(": ");
+                    let item = value.get_item(&key).unwrap_or(Value::UNDEFINED);
+                    if !write_repr(out, &item, budget, depth + 1) {
+                        return false;
+                    }
+                }
+            }
+            out.push('}');
+        }
+        ValueKind::Seq | ValueKind::Iterable | ValueKind::Map => out.push_str("..."),
+        _ => out.push_str(&value.to_string()),
+    }
+    out.len() <= budget
+}
+
+/// Python's `repr(float)`: shortest round-trip digits, exponent form below 1e-4 and from 1e16.
+pub(crate) fn push_py_float(out: &mut String, f: f64) {
+    if f.is_nan() {
+        out.push_str("nan");
+        return;
+    }
+    if f.is_infinite() {
+        out.push_str(if f > 0.0 { "inf" } else { "-inf" });
+        return;
+    }
+    if f.is_sign_negative() {
+        out.push('-');
+    }
+    // `{:e}` gives the shortest round-trip digits, e.g. "1.2345e-5" or "0e0".
+    let sci = format!("{:e}", f.abs());
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let decpt = exp + 1;
+    if decpt <= -4 || decpt > 16 {
+        out.push_str(&digits[..1]);
+        if digits.len() > 1 {
+            out.push('.');
+            out.push_str(&digits[1..]);
+        }
+        let e = decpt - 1;
+        out.push('e');
+        out.push(if e < 0 { '-' } else { '+' });
+        out.push_str(&format!("{:02}", e.unsigned_abs()));
+    } else if decpt <= 0 {
+        out.push_str("0.");
+        out.extend(std::iter::repeat_n('0', decpt.unsigned_abs() as usize));
+        out.push_str(&digits);
+    } else {
+        let decpt = decpt as usize;
+        if decpt >= digits.len() {
+            out.push_str(&digits);
+            out.extend(std::iter::repeat_n('0', decpt - digits.len()));
+            out.push_str(".0");
+        } else {
+            out.push_str(&digits[..decpt]);
+            out.push('.');
+            out.push_str(&digits[decpt..]);
+        }
+    }
+}
+
+/// Python's `repr(str)`: single quotes unless the text has `'` and no `"`, with Python's escapes.
+pub(crate) fn push_py_str_repr(out: &mut String, s: &str) {
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    out.push(quote);
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if !py_printable(c) => {
+                let n = c as u32;
+                if n <= 0xff {
+                    out.push_str(&format!("\\x{n:02x}"));
+                } else if n <= 0xffff {
+                    out.push_str(&format!("\\u{n:04x}"));
+                } else {
+                    out.push_str(&format!("\\U{n:08x}"));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push(quote);
+}
+
+/// An approximation of Python's `str.isprintable` for one character: control, format,
+/// separator (other than the space), private-use and surrogate-adjacent characters are not.
+fn py_printable(c: char) -> bool {
+    let n = c as u32;
+    !(c.is_control()
+        || c == '\u{a0}'
+        || c == '\u{ad}'
+        || c == '\u{1680}'
+        || (0x2000..=0x200f).contains(&n)
+        || (0x2028..=0x202f).contains(&n)
+        || (0x205f..=0x2064).contains(&n)
+        || c == '\u{3000}'
+        || c == '\u{feff}'
+        || (0xe000..=0xf8ff).contains(&n)
+        || (0xfff9..=0xfffb).contains(&n)
+        || (0xf0000..=0x10ffff).contains(&n))
+}
+
+/// A `{{ … }}` or runtime error from minijinja, mapped to the kind callers act on.
+pub(crate) fn classify(e: &Error, body_line: usize, limits: &Limits) -> TemplateError {
+    // Errors raised inside macros and filters arrive wrapped; the innermost minijinja error
+    // says what happened.
+    let mut chain: Vec<&Error> = vec![e];
+    let mut cur: &dyn std::error::Error = e;
+    while let Some(next) = cur.source() {
+        if let Some(inner) = next.downcast_ref::<Error>() {
+            chain.push(inner);
+        }
+        cur = next;
+    }
+    for err in &chain {
+        if err.kind() == ErrorKind::OutOfFuel {
+            return TemplateError::LimitExceeded {
+                limit: "fuel",
+                message: format!(
+                    "rendering used its whole budget of {} fuel (about one unit per instruction or per 64 bytes of data); \
+                     shorten loops and the data they walk, or raise the fuel limit (promptd setting template_fuel)",
+                    limits.fuel
+                ),
+            };
+        }
+        if err.detail() == Some(OUTPUT_LIMIT) {
+            return output_limit(limits.max_output_bytes);
+        }
+        if err.detail() == Some("recursion limit exceeded") {
+            return TemplateError::LimitExceeded {
+                limit: "recursion",
+                message: format!(
+                    "macro calls, loops or blocks nest deeper than {} levels; a macro probably calls itself without end",
+                    limits.recursion
+                ),
+            };
+        }
+    }
+    let line = e.line().map(|l| l + body_line - 1);
+    TemplateError::Render {
+        line,
+        message: describe_runtime(e),
+    }
+}
+
+pub(crate) fn output_limit(max: usize) -> TemplateError {
+    TemplateError::LimitExceeded {
+        limit: "max_output_bytes",
+        message: format!(
+            "the rendered text would be larger than {max} bytes; print less, or raise the output limit \
+             (promptd setting template_max_output_bytes)"
+        ),
+    }
+}
+
+/// A runtime error in words: what happened, and a hint for the common cases.
+fn describe_runtime(e: &Error) -> String {
+    let what = match e.detail() {
+        Some(d) => format!("{}: {d}", e.kind()),
+        None => e.kind().to_string(),
+    };
+    let hint = match e.kind() {
+        ErrorKind::UndefinedError => {
+            "; pass the variable in prompt_variables, or guard it with {% if name is defined %}"
+        }
+        ErrorKind::UnknownFilter => "; see the filters minijinja supports",
+        ErrorKind::UnknownMethod => "; only Python's common str/dict/list methods are available",
+        ErrorKind::UnknownFunction if e.detail().is_some_and(|d| d.contains("namespace")) => {
+            "; promptd leaves out namespace() because a namespace can be made to contain itself, \
+             which no renderer can print: compute the value with filters (e.g. |selectattr, |sum) instead"
+        }
+        ErrorKind::UnknownFunction => "; the functions available are range() and dict()",
+        ErrorKind::TemplateNotFound => {
+            "; a prompt cannot include, import or extend other templates: put the text inline"
+        }
+        _ => "",
+    };
+    format!("{what}{hint}")
+}

@@ -1,1 +1,0 @@
-//! Unit tests of the engine; fixtures live in tests/fixtures.
