@@ -4,7 +4,11 @@
 //! Printing follows Jinja2 as LiteLLM runs it, because prompts are written against that:
 //! `None`, `True`, `False`, Python float spelling, and lists and dicts in Python `repr` form.
 
-use minijinja::value::ValueKind;
+use std::cell::Cell;
+
+use std::sync::Arc;
+
+use minijinja::value::{Enumerator, Object, ObjectExt, ObjectRepr, ValueKind};
 use minijinja::{
     AutoEscape, Environment, Error, ErrorKind, Output, State, UndefinedBehavior, Value,
 };
@@ -22,8 +26,17 @@ const OUTPUT_LIMIT: &str = "promptd: output size limit reached";
 /// printing it must still end.
 const MAX_PRINT_DEPTH: usize = 32;
 
-/// Bytes printed by `{{ … }}` so far in this render (a render-local state extension).
-struct Printed(usize);
+thread_local! {
+    /// Bytes printed by `{{ … }}` so far in the render running on this thread. A render runs
+    /// start to end on one thread and never starts another, so one counter per thread is
+    /// enough; it is cheaper than a state extension on this hot path.
+    static PRINTED: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Resets the printed-bytes counter; called before each render.
+pub(crate) fn start_render() {
+    PRINTED.with(|p| p.set(0));
+}
 
 pub(crate) fn build(body: String, opts: &EngineOptions) -> Result<Environment<'static>, Error> {
     let mut env = Environment::new();
@@ -69,8 +82,7 @@ fn format_value(
     cap: usize,
 ) -> Result<(), Error> {
     let escape = !matches!(state.auto_escape(), AutoEscape::None) && !value.is_safe();
-    let printed = state.get_or_insert_extension(Printed(0)).0;
-    let budget = cap.saturating_sub(printed);
+    let budget = cap.saturating_sub(PRINTED.with(Cell::get));
     // Fast path for the common case: a plain string printed as it is.
     let written = match (value.as_str(), escape) {
         (Some(s), false) => {
@@ -93,10 +105,75 @@ fn format_value(
             text.len()
         }
     };
-    if let Some(p) = state.get_extension_mut::<Printed>() {
-        p.0 = p.0.saturating_add(written);
-    }
+    PRINTED.with(|p| p.set(p.get().saturating_add(written)));
     Ok(())
+}
+
+/// The variables as a template context. Converted directly rather than through serde, and
+/// into [`JsonMap`] rather than minijinja's hashed map: for a prompt's handful of variables
+/// that conversion otherwise costs as much as the render itself.
+pub(crate) fn context(vars: &serde_json::Map<String, serde_json::Value>) -> Value {
+    map_value(vars)
+}
+
+/// Past this many keys a hashed map's lookups beat a linear scan.
+const SMALL_MAP: usize = 16;
+
+fn map_value(m: &serde_json::Map<String, serde_json::Value>) -> Value {
+    let pairs = m
+        .iter()
+        .map(|(k, v)| (Value::from(k.as_str()), to_value(v)));
+    if m.len() <= SMALL_MAP {
+        Value::from_object(JsonMap(pairs.collect()))
+    } else {
+        Value::from_pairs(pairs)
+    }
+}
+
+fn to_value(v: &serde_json::Value) -> Value {
+    use serde_json::Value as J;
+    match v {
+        J::Null => Value::from(()),
+        J::Bool(b) => Value::from(*b),
+        J::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => Value::from(i),
+            (None, Some(u)) => Value::from(u),
+            _ => Value::from(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        J::String(s) => Value::from(s.as_str()),
+        J::Array(items) => items.iter().map(to_value).collect(),
+        J::Object(m) => map_value(m),
+    }
+}
+
+/// A small JSON object as a template map: keys in their JSON order (as a Python dict keeps
+/// them), found by a linear scan.
+#[derive(Debug)]
+struct JsonMap(Vec<(Value, Value)>);
+
+impl Object for JsonMap {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        self.get_value_by_str(key.as_str()?)
+    }
+
+    fn get_value_by_str(self: &Arc<Self>, key: &str) -> Option<Value> {
+        self.0
+            .iter()
+            .find(|(k, _)| k.as_str() == Some(key))
+            .map(|(_, v)| v.clone())
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        self.mapped_enumerator(|this| Box::new(this.0.iter().map(|(k, _)| k.clone())))
+    }
+
+    fn enumerator_len(self: &Arc<Self>) -> Option<usize> {
+        Some(self.0.len())
+    }
 }
 
 /// Jinja2's `|e`: markupsafe escaping, result marked safe.
@@ -162,18 +239,25 @@ fn write_repr(out: &mut String, value: &Value, budget: usize, depth: usize) -> b
         }
         ValueKind::String => push_py_str_repr(out, value.as_str().unwrap_or_default()),
         ValueKind::Seq | ValueKind::Iterable if depth < MAX_PRINT_DEPTH => {
-            out.push('[');
+            // `d|items` and `dictsort` give tuples, which Python prints in parentheses.
+            let tuple = value.is_tuple();
+            out.push(if tuple { '(' } else { '[' });
+            let mut count = 0usize;
             if let Ok(iter) = value.try_iter() {
-                for (i, item) in iter.enumerate() {
-                    if i > 0 {
+                for item in iter {
+                    if count > 0 {
                         out.push_str(", ");
                     }
+                    count += 1;
                     if !write_repr(out, &item, budget, depth + 1) {
                         return false;
                     }
                 }
             }
-            out.push(']');
+            if tuple && count == 1 {
+                out.push(',');
+            }
+            out.push(if tuple { ')' } else { ']' });
         }
         ValueKind::Map if depth < MAX_PRINT_DEPTH => {
             out.push('{');

@@ -16,7 +16,7 @@ mod schema;
 
 use std::sync::Arc;
 
-use minijinja::{Environment, Value as JValue};
+use minijinja::Environment;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -315,7 +315,8 @@ impl Prompt {
             .env
             .get_template(engine::TEMPLATE)
             .map_err(|e| engine::classify(&e, inner.body_line, &inner.limits))?;
-        let ctx = JValue::from(minijinja::value::Serde(vars));
+        let ctx = engine::context(vars);
+        engine::start_render();
         let (text, spans) = tmpl
             .render_with_spans(ctx)
             .map_err(|e| engine::classify(&e, inner.body_line, &inner.limits))?;

@@ -53,32 +53,52 @@ impl Provenance {
 /// start of a line whose line break also came from the template (or at the very start).
 /// Returns the role and the byte offset just after the marker.
 fn marker_at(line_start: usize, line: &str, prov: &Provenance) -> Option<(Role, usize)> {
+    let rest = line.trim_start();
+    // Cheap rejection first: most lines start with none of the markers' letters.
+    if !matches!(
+        rest.as_bytes().first(),
+        Some(b'S' | b'U' | b'A' | b'D' | b'T')
+    ) {
+        return None;
+    }
     if line_start > 0 && !prov.is_raw(line_start - 1..line_start) {
         return None;
     }
-    let indent = line.len() - line.trim_start().len();
-    let rest = &line[indent..];
-    let at = line_start + indent;
+    let at = line_start + (line.len() - rest.len());
     MARKERS.iter().find_map(|(m, role)| {
         (rest.starts_with(m) && prov.is_raw(at..at + m.len())).then_some((*role, at + m.len()))
     })
 }
 
+fn is_blank(s: &str) -> bool {
+    match s.bytes().position(|b| !b.is_ascii_whitespace()) {
+        None => true,
+        // Rare: a non-ASCII character, which may still be Unicode whitespace.
+        Some(i) => s.as_bytes()[i] >= 0x80 && s[i..].trim().is_empty(),
+    }
+}
+
 /// A message's text: the rest of the marker's line without its leading whitespace, then the
 /// following lines as they are; leading blank lines and all trailing whitespace removed.
 fn tidy(s: &str, after_marker: bool) -> String {
-    let mut s = s;
-    if after_marker {
-        s = s.trim_start_matches(|c: char| c.is_whitespace() && c != '\n');
-    }
-    while let Some(i) = s.find('\n') {
-        if s[..i].trim().is_empty() {
-            s = &s[i + 1..];
-        } else {
+    let mut i = 0usize;
+    let mut line_start = 0usize;
+    // Skip whitespace, remembering where the last skipped line break ended: the first line
+    // with text keeps its indentation unless it is the marker's own line.
+    while let Some(c) = s[i..].chars().next() {
+        if c == '\n' {
+            line_start = i + 1;
+        } else if !c.is_whitespace() {
             break;
         }
+        i += c.len_utf8();
     }
-    s.trim_end().to_owned()
+    let start = if after_marker && line_start == 0 {
+        i
+    } else {
+        line_start
+    };
+    s[start..].trim_end().to_owned()
 }
 
 /// Splits rendered text into messages, following LiteLLM's rules for text before the first
@@ -87,10 +107,14 @@ pub(crate) fn split(text: &str, prov: &Provenance) -> Vec<Message> {
     let mut messages = Vec::new();
     // The open message: its role, where its text starts, and whether that is just after a marker.
     let mut current: Option<(Role, usize, bool)> = None;
-    let mut offset = 0usize;
-    for line in text.split('\n') {
-        let line_start = offset;
-        offset += line.len() + 1;
+    let bytes = text.as_bytes();
+    let mut line_start = 0usize;
+    loop {
+        let line_end = bytes[line_start..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(text.len(), |i| line_start + i);
+        let line = &text[line_start..line_end];
         match marker_at(line_start, line, prov) {
             Some((role, content_start)) => {
                 if let Some((r, start, m)) = current.take() {
@@ -102,11 +126,15 @@ pub(crate) fn split(text: &str, prov: &Provenance) -> Vec<Message> {
                 current = Some((role, content_start, true));
             }
             None => {
-                if current.is_none() && !line.trim().is_empty() {
+                if current.is_none() && !is_blank(line) {
                     current = Some((Role::User, line_start, false));
                 }
             }
         }
+        if line_end == text.len() {
+            break;
+        }
+        line_start = line_end + 1;
     }
     if let Some((r, start, m)) = current {
         let content = tidy(&text[start..], m);
@@ -114,7 +142,7 @@ pub(crate) fn split(text: &str, prov: &Provenance) -> Vec<Message> {
             messages.push(Message { role: r, content });
         }
     }
-    if messages.is_empty() && !text.trim().is_empty() {
+    if messages.is_empty() && !is_blank(text) {
         messages.push(Message {
             role: Role::User,
             content: tidy(text, false),

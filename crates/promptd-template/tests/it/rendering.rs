@@ -162,3 +162,30 @@ fn every_error_message_says_where_and_how() {
         assert!(text.contains(';'), "no hint in {text}");
     }
 }
+
+#[test]
+fn mapping_variables_behave_like_dicts() {
+    let t = "User: {{ d.b }} {{ d['a'] }} {{ d|length }} {{ 'a' in d }} {{ 'zz' in d }} {{ d|tojson }} {{ d|dictsort }} {% for k, v in d|items %}{{ k }}{{ v }}{% endfor %}";
+    let out = render(t, json!({"d": {"b": 1, "a": [2]}}));
+    assert_eq!(
+        out[0].content,
+        r#"1 [2] 2 True False {"b": 1, "a": [2]} [('a', [2]), ('b', 1)] b1a[2]"#
+    );
+}
+
+#[test]
+fn large_mappings_keep_their_order_too() {
+    let mut d = serde_json::Map::new();
+    for i in (0..40).rev() {
+        d.insert(format!("k{i:02}"), json!(i));
+    }
+    let out = render(
+        "User: {% for k in d %}{{ k }},{% endfor %}",
+        json!({"d": d}),
+    );
+    assert!(
+        out[0].content.starts_with("k39,k38,k37,"),
+        "{}",
+        out[0].content
+    );
+}

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Benchmarks promptd-template (criterion) and Python jinja2 on the same templates in one run,
+# then prints nanoseconds per operation and the speed-up. Usage: bench/template/compare.sh
+# Env: PROMPTD_BENCH_VENV (default /tmp/promptd-bench-venv), CARGO_TARGET_DIR (default target/template).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+venv="${PROMPTD_BENCH_VENV:-/tmp/promptd-bench-venv}"
+out="$(mktemp -d /tmp/promptd-template-bench.XXXXXX)"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target/template}"
+
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv"
+fi
+# The versions LiteLLM 1.108 runs with (jinja2 3.1.x, PyYAML 6).
+"$venv/bin/pip" install --quiet --disable-pip-version-check 'jinja2>=3.1.6,<3.2' 'pyyaml>=6,<7'
+
+echo "== criterion (promptd-template)"
+cargo bench -p promptd-template --bench render -j2 2>&1 | tee "$out/criterion.txt" | grep -E "time:|^(parse|render)/" || true
+
+echo "== python jinja2"
+"$venv/bin/python" bench/template/jinja2_bench.py | tee "$out/python.json"
+
+echo "== comparison"
+python3 - "$out/criterion.txt" "$out/python.json" <<'PY'
+import json, re, sys
+
+units = {"ps": 1e-3, "ns": 1.0, "µs": 1e3, "us": 1e3, "ms": 1e6, "s": 1e9}
+rust, name = {}, None
+for line in open(sys.argv[1], encoding="utf-8"):
+    m = re.match(r"^((?:parse|render)/\w+)", line)
+    if m:
+        name = m.group(1)
+    t = re.search(r"time:\s+\[\S+ \S+ (\S+) (\S+) \S+ \S+\]", line)
+    if t and name:
+        rust[name] = float(t.group(1)) * units[t.group(2)]
+        name = None
+py = json.load(open(sys.argv[2]))
+print(f"python {py['python']}, jinja2 {py['jinja2']}, PyYAML {py['pyyaml']}")
+print(f"{'operation':<16} {'promptd (ns)':>13} {'jinja2 (ns)':>13} {'speed-up':>9}")
+for op in ("parse/typical", "render/typical", "parse/loop", "render/loop"):
+    if op in rust and op in py:
+        print(f"{op:<16} {rust[op]:>13.0f} {py[op]:>13.0f} {py[op] / rust[op]:>8.1f}x")
+goal = py.get("render/typical", 0) / rust.get("render/typical", float("inf"))
+print(f"typical render speed-up {goal:.1f}x (goal: at least 20x) -> {'MET' if goal >= 20 else 'NOT MET'}")
+PY
