@@ -132,6 +132,33 @@ pub struct KeyDeleteRequest {
     key_aliases: Option<Vec<String>>,
 }
 
+/// The body of `POST /prompts/test`.
+#[derive(ToSchema)]
+pub struct TestRequest {
+    /// A whole `.prompt` text; its frontmatter must name a model from `model_list`.
+    dotprompt_content: String,
+    #[schema(value_type = Object)]
+    prompt_variables: Option<HashMap<String, Value>>,
+    /// Earlier turns; when given, only the template's system messages are kept before them.
+    #[schema(value_type = Vec<Object>)]
+    conversation_history: Option<Vec<Value>>,
+}
+
+/// An OpenAI chat request, plus promptd's (and LiteLLM's) prompt fields.
+#[derive(ToSchema)]
+pub struct ChatRequest {
+    model: Option<String>,
+    #[schema(value_type = Vec<Object>)]
+    messages: Option<Vec<Value>>,
+    stream: Option<bool>,
+    /// A stored prompt (`greeting` or `greeting.v2`): its messages come first.
+    prompt_id: Option<String>,
+    #[schema(value_type = Object)]
+    prompt_variables: Option<HashMap<String, Value>>,
+    prompt_version: Option<u32>,
+    prompt_environment: Option<String>,
+}
+
 mod ops {
     use super::*;
 
@@ -202,6 +229,24 @@ mod ops {
     #[utoipa::path(post, path = "/key/delete", tag = "keys", request_body = KeyDeleteRequest,
         responses((status = 200, description = "{deleted_keys: [token, ...]}")))]
     pub fn key_delete() {}
+
+    #[utoipa::path(post, path = "/prompts/test", tag = "run", request_body = TestRequest,
+        responses((status = 200, description = "text/event-stream of chat.completion.chunk objects ending with data: [DONE]"),
+                   (status = 400, body = ErrorDetail), (status = 422, body = ErrorDetail)))]
+    pub fn prompts_test() {}
+
+    #[utoipa::path(post, path = "/chat/completions", tag = "run", request_body = ChatRequest,
+        responses((status = 200, description = "chat.completion JSON, or an SSE stream when stream is true"),
+                   (status = 400, body = ErrorDetail), (status = 403, body = ErrorDetail), (status = 404, body = ErrorDetail),
+                   (status = 502, description = "upstream unreachable"), (status = 504, description = "upstream too slow")))]
+    pub fn chat() {}
+
+    #[utoipa::path(post, path = "/v1/chat/completions", tag = "run", request_body = ChatRequest,
+        responses((status = 200, description = "Same as /chat/completions")))]
+    pub fn chat_v1() {}
+
+    #[utoipa::path(get, path = "/metrics", tag = "health", responses((status = 200, description = "Prometheus text format")))]
+    pub fn metrics() {}
 
     #[utoipa::path(get, path = "/health/liveliness", tag = "health", responses((status = 200, description = "\"I'm alive!\"")))]
     pub fn liveliness() {}

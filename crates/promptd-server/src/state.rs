@@ -78,6 +78,8 @@ pub struct App {
     /// emptied whenever the index changes. At 10,000 prompts this turns a multi-megabyte
     /// serialisation per request into a copy of shared bytes.
     pub list_cache: RwLock<HashMap<ListKey, bytes::Bytes>>,
+    /// The models of `model_list`, for running prompts.
+    pub models: promptd_upstream::Models,
 }
 
 /// What a cached list answer depends on (besides the index itself).
@@ -164,7 +166,14 @@ impl App {
             settings,
             write_lock: tokio::sync::Mutex::new(()),
             list_cache: RwLock::new(HashMap::new()),
+            models: promptd_upstream::Models::default(),
         })
+    }
+
+    /// Sets the models prompts run against.
+    pub fn with_models(mut self, models: promptd_upstream::Models) -> App {
+        self.models = models;
+        self
     }
 
     /// Whether `key` is the master key (constant time).

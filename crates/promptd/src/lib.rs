@@ -212,6 +212,7 @@ pub async fn open_store(url: &str, opts: &StoreOptions) -> anyhow::Result<SqlSto
 
 /// Builds the application state from a resolved configuration.
 pub async fn build_state(cfg: &ServeConfig, store: SqlStore) -> anyhow::Result<AppState> {
+    let models = promptd_upstream::Models::from_entries(&cfg.file.model_list)?;
     let app = App::new(
         Arc::new(store),
         cfg.master_key.as_deref(),
@@ -219,7 +220,8 @@ pub async fn build_state(cfg: &ServeConfig, store: SqlStore) -> anyhow::Result<A
         cfg.file.prompts.clone(),
     )
     .await
-    .map_err(anyhow::Error::msg)?;
+    .map_err(anyhow::Error::msg)?
+    .with_models(models);
     Ok(AppState(Arc::new(app)))
 }
 

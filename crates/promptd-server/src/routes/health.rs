@@ -30,3 +30,20 @@ pub async fn readiness(State(state): State<AppState>) -> (StatusCode, Json<Value
         ),
     }
 }
+
+/// `GET /metrics`: Prometheus text format (model calls; no key needed, like the probes).
+pub async fn metrics(State(state): State<AppState>) -> impl axum::response::IntoResponse {
+    let prompts = state.index.read().len();
+    let versions = state.index.read().version_count();
+    let mut body = state.models.metrics().render_prometheus();
+    body.push_str(&format!(
+        "# HELP promptd_prompts Prompts in memory.\n# TYPE promptd_prompts gauge\npromptd_prompts {prompts}\n# HELP promptd_prompt_versions Prompt versions in memory.\n# TYPE promptd_prompt_versions gauge\npromptd_prompt_versions {versions}\n"
+    ));
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        body,
+    )
+}

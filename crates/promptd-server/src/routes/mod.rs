@@ -3,6 +3,7 @@
 pub mod health;
 pub mod keys;
 pub mod prompts;
+pub mod run;
 pub mod utils;
 
 use axum::Router;
@@ -17,6 +18,10 @@ pub fn router() -> Router<AppState> {
         .route("/health/readiness", get(health::readiness))
         .route("/prompts/list", get(prompts::list))
         .route("/prompts", post(prompts::create))
+        .route("/prompts/test", post(run::test_prompt))
+        .route("/chat/completions", post(run::chat_completions))
+        .route("/v1/chat/completions", post(run::chat_completions))
+        .route("/metrics", get(health::metrics))
         .route(
             "/prompts/{prompt_id}",
             get(prompts::info)

@@ -14,3 +14,4 @@ mod persistence;
 mod prompts_crud;
 mod prompts_read;
 mod render;
+mod run;
