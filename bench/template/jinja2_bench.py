@@ -1,7 +1,12 @@
 """Python side of bench/template/compare.sh: the same templates as
 crates/promptd-template/benches/render.rs, rendered the way LiteLLM 1.108 does it
 (jinja2 ImmutableSandboxedEnvironment with autoescape, yaml.safe_load frontmatter, its
-role-line splitter). Prints one JSON object: nanoseconds per operation."""
+role-line splitter). Prints one JSON object: nanoseconds per operation.
+
+- parse/NAME: frontmatter regex + yaml.safe_load + compiling the body (LiteLLM's load step)
+- render/NAME: schema check + an already compiled Template.render + role splitting: the
+  fairest engine-to-engine comparison, though LiteLLM never keeps the compiled template
+- request/NAME: LiteLLM's real per-request path, which compiles the body on every render"""
 import json
 import re
 import sys
@@ -117,6 +122,15 @@ def main():
             return to_messages(tmpl.render(**variables))
 
         out[f"render/{name}"] = per_op_ns(render)
+
+        def request():
+            # What LiteLLM does on every request: PromptManager.render calls
+            # jinja_env.from_string(template.content) each time, so it compiles per call.
+            validate(meta, variables)
+            return to_messages(ENV.from_string(tmpl_source).render(**variables))
+
+        tmpl_source = FRONTMATTER.match(text).group(2).strip()
+        out[f"request/{name}"] = per_op_ns(request)
     print(json.dumps(out))
 
 

@@ -31,11 +31,12 @@ fn is_delimiter(line: &str) -> bool {
 
 pub(crate) fn split(text: &str) -> Result<Split, TemplateError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    // Line ends are normalised once so the YAML, the template and every line number agree;
-    // a CRLF file has the same line count after this.
+    // Line ends are normalised once so the YAML, the template and every line number agree.
+    // Like Jinja2's lexer, CRLF and a lone CR both become LF; turning only CRLF into LF would
+    // leave "\r\r\n" as a new CRLF, and a second parse would then change the text again.
     let normalized;
     let text = if text.contains('\r') {
-        normalized = text.replace("\r\n", "\n");
+        normalized = text.replace("\r\n", "\n").replace('\r', "\n");
         normalized.as_str()
     } else {
         text

@@ -110,3 +110,11 @@ fn model_input_and_output_are_not_parameters() {
     );
     assert_eq!(p.metadata()["output"], json!({"format": "json"}));
 }
+
+#[test]
+fn every_line_end_becomes_a_newline_so_a_second_parse_changes_nothing() {
+    let (_, body) = split_frontmatter("---\na: 1\r\n---\r\nx\r\r\ny\rz").unwrap();
+    assert_eq!(body, "x\n\ny\nz");
+    let again = crate::parse(&promptd_template::from_json(&body, &Default::default()));
+    assert_eq!(again.content(), body);
+}

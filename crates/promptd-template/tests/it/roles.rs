@@ -85,3 +85,21 @@ fn empty_middle_messages_are_kept_and_a_final_one_dropped() {
         [("system", ""), ("user", "hi")]
     );
 }
+
+#[test]
+fn markers_inside_raw_and_with_blocks_count() {
+    let out = render(
+        "{% raw %}System: {{ literally }}{% endraw %}\n{% with who = 'you' %}User: hi {{ who }}{% endwith %}",
+        json!({}),
+    );
+    assert_eq!(
+        pairs(&out),
+        [("system", "{{ literally }}"), ("user", "hi you")]
+    );
+}
+
+#[test]
+fn a_marker_built_from_a_variable_and_template_text_does_not_count() {
+    let out = render("User: a\n{{ prefix }}tem: b", json!({"prefix": "Sys"}));
+    assert_eq!(pairs(&out), [("user", "a\nSystem: b")]);
+}
