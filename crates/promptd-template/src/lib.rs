@@ -340,11 +340,14 @@ impl Prompt {
 /// Builds `.prompt` text from its JSON form; the inverse of [`Prompt::to_json`].
 ///
 /// Empty metadata gives the content alone, unless the content itself starts with a `---`
-/// line, which would read back as frontmatter: then an empty `---`/`---` block goes first.
+/// line (which would read back as frontmatter) or a BOM (which parsing drops): then an empty
+/// `---`/`---` block goes first.
 pub fn from_json(content: &str, metadata: &Map<String, Value>) -> String {
     if metadata.is_empty() {
-        let first = content.trim_start_matches('\u{feff}').lines().next();
-        if first.is_some_and(|l| l.trim_end() == "---") {
+        // Parsing drops a leading BOM and takes a leading `---` line as frontmatter; behind
+        // an empty block, such content reads back unchanged.
+        let first = content.lines().next();
+        if content.starts_with('\u{feff}') || first.is_some_and(|l| l.trim_end() == "---") {
             return format!("---\n---\n{content}");
         }
         return content.to_owned();

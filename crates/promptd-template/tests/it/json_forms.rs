@@ -81,3 +81,13 @@ fn a_parsed_prompt_written_back_renders_the_same() {
         pairs(&render(original, json!({"a": 1})))
     );
 }
+
+#[test]
+fn content_that_starts_with_a_bom_survives_a_round_trip() {
+    let p = parse(" \u{feff}hello");
+    assert_eq!(p.content(), "\u{feff}hello");
+    assert_eq!(
+        parse(&from_json(p.content(), &Map::new())).content(),
+        "\u{feff}hello"
+    );
+}
