@@ -5,7 +5,6 @@
 //! `None`, `True`, `False`, Python float spelling, and lists and dicts in Python `repr` form.
 
 use std::cell::Cell;
-
 use std::sync::Arc;
 
 use minijinja::value::{Enumerator, Object, ObjectExt, ObjectRepr, ValueKind};
@@ -22,8 +21,8 @@ pub(crate) const TEMPLATE: &str = "prompt";
 /// when the error is classified, so it must not look like any minijinja message.
 const OUTPUT_LIMIT: &str = "promptd: output size limit reached";
 
-/// Containers nested deeper than this print as `...`: a namespace can hold itself, and
-/// printing it must still end.
+/// Containers nested deeper than this print as `...`, so printing stays cheap and shallow on
+/// the stack however deep a variable is.
 const MAX_PRINT_DEPTH: usize = 32;
 
 thread_local! {
@@ -38,6 +37,7 @@ pub(crate) fn start_render() {
     PRINTED.with(|p| p.set(0));
 }
 
+/// A fresh environment holding the one compiled template; the parse (syntax) error if any.
 pub(crate) fn build(body: String, opts: &EngineOptions) -> Result<Environment<'static>, Error> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Lenient);
