@@ -92,6 +92,17 @@ fn format_value(
             out.write_str(s)?;
             s.len()
         }
+        // Integers (`loop.index`, counts) print the same in Python; no heap string needed.
+        (None, _) if value.is_integer() => {
+            let mut buf = StackText::default();
+            std::fmt::Write::write_fmt(&mut buf, format_args!("{value}"))?;
+            let s = buf.as_str();
+            if s.len() > budget {
+                return Err(output_limit_error());
+            }
+            out.write_str(s)?;
+            s.len()
+        }
         _ => {
             let mut text = String::new();
             if !write_str_form(&mut text, value, budget) {
@@ -107,6 +118,37 @@ fn format_value(
     };
     PRINTED.with(|p| p.set(p.get().saturating_add(written)));
     Ok(())
+}
+
+/// Room for any integer minijinja has (i128 needs 40 bytes).
+struct StackText {
+    buf: [u8; 48],
+    len: usize,
+}
+
+impl Default for StackText {
+    fn default() -> Self {
+        StackText {
+            buf: [0; 48],
+            len: 0,
+        }
+    }
+}
+
+impl StackText {
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Write for StackText {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        let dst = self.buf.get_mut(self.len..end).ok_or(std::fmt::Error)?;
+        dst.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
 }
 
 /// The variables as a template context. Converted directly rather than through serde, and
