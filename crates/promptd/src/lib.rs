@@ -212,6 +212,8 @@ pub async fn open_store(url: &str, opts: &StoreOptions) -> anyhow::Result<SqlSto
 
 /// Builds the application state from a resolved configuration.
 pub async fn build_state(cfg: &ServeConfig, store: SqlStore) -> anyhow::Result<AppState> {
+    // One TLS crypto provider (ring) for the whole process, before any HTTP client exists.
+    promptd_upstream::install_crypto_provider();
     let models = promptd_upstream::Models::from_entries(&cfg.file.model_list)?;
     let app = App::new(
         Arc::new(store),

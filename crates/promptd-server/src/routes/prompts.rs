@@ -315,6 +315,39 @@ fn written(entry: &PromptEntry) -> Json<Value> {
     ))
 }
 
+/// The common end of POST, PUT and PATCH: compile the template, pin `prompt_info.environment`
+/// to the target environment, restore redacted secrets from `previous`, append the version.
+async fn store_version(
+    state: &AppState,
+    caller: &Principal,
+    prompt_id: PromptId,
+    env: Environment,
+    mut params: Map<String, Value>,
+    mut info: Map<String, Value>,
+    previous: Option<Arc<PromptEntry>>,
+) -> ApiResult<Json<Value>> {
+    let (template, text) = validate_template(state, &params)?;
+    info.insert("environment".into(), env.as_str().into());
+    restore_secrets(
+        &mut params,
+        previous.as_ref().map(|e| &e.record.litellm_params),
+    );
+    let entry = state
+        .append_version(
+            NewVersion {
+                prompt_id,
+                environment: env,
+                created_by: caller.user_id.clone(),
+                litellm_params: params,
+                prompt_info: info,
+            },
+            template,
+            text,
+        )
+        .await?;
+    Ok(written(&entry))
+}
+
 /// `POST /prompts`: creates the next version of a prompt in its environment.
 pub async fn create(
     State(state): State<AppState>,
@@ -332,29 +365,17 @@ pub async fn create(
         )));
     }
     let env = environment_of(&b.prompt_info)?;
-    let (template, text) = validate_template(&state, &b.litellm_params)?;
-    let mut info = b.prompt_info;
-    info.insert("environment".into(), env.as_str().into());
-    let mut params = b.litellm_params;
     let previous = state.index.read().resolve(&id, Some(&env), None);
-    restore_secrets(
-        &mut params,
-        previous.as_ref().map(|e| &e.record.litellm_params),
-    );
-    let entry = state
-        .append_version(
-            NewVersion {
-                prompt_id: id,
-                environment: env,
-                created_by: caller.user_id.clone(),
-                litellm_params: params,
-                prompt_info: info,
-            },
-            template,
-            text,
-        )
-        .await?;
-    Ok(written(&entry))
+    store_version(
+        &state,
+        &caller,
+        id,
+        env,
+        b.litellm_params,
+        b.prompt_info,
+        previous,
+    )
+    .await
 }
 
 /// `PUT /prompts/{id}`: a new version of an existing prompt (in `prompt_info.environment`).
@@ -382,33 +403,21 @@ pub async fn update(
     }
     refuse_config_type(&b.prompt_info)?;
     let env = environment_of(&b.prompt_info)?;
-    let (template, text) = validate_template(&state, &b.litellm_params)?;
-    let mut info = b.prompt_info;
-    info.insert("environment".into(), env.as_str().into());
-    let mut params = b.litellm_params;
     let previous = {
         let idx = state.index.read();
         idx.resolve(&r.base, Some(&env), None)
             .or_else(|| idx.resolve(&r.base, None, None))
     };
-    restore_secrets(
-        &mut params,
-        previous.as_ref().map(|e| &e.record.litellm_params),
-    );
-    let entry = state
-        .append_version(
-            NewVersion {
-                prompt_id: r.base,
-                environment: env,
-                created_by: caller.user_id.clone(),
-                litellm_params: params,
-                prompt_info: info,
-            },
-            template,
-            text,
-        )
-        .await?;
-    Ok(written(&entry))
+    store_version(
+        &state,
+        &caller,
+        r.base,
+        env,
+        b.litellm_params,
+        b.prompt_info,
+        previous,
+    )
+    .await
 }
 
 /// `PATCH /prompts/{id}?environment=`: replaces the given top-level fields of the latest (or
@@ -458,12 +467,11 @@ pub async fn patch(
             ))
         })?
     };
-    let mut params = match new_params {
+    let params = match new_params {
         Some(p) => p.unwrap_or_default(),
         None => current.record.litellm_params.clone(),
     };
-    restore_secrets(&mut params, Some(&current.record.litellm_params));
-    let mut info = match new_info {
+    let info = match new_info {
         Some(i) => {
             let i = i.unwrap_or_default();
             refuse_config_type(&i)?;
@@ -478,22 +486,7 @@ pub async fn patch(
         }
         None => current.record.prompt_info.clone(),
     };
-    info.insert("environment".into(), env.as_str().into());
-    let (template, text) = validate_template(&state, &params)?;
-    let entry = state
-        .append_version(
-            NewVersion {
-                prompt_id: r.base,
-                environment: env,
-                created_by: caller.user_id.clone(),
-                litellm_params: params,
-                prompt_info: info,
-            },
-            template,
-            text,
-        )
-        .await?;
-    Ok(written(&entry))
+    store_version(&state, &caller, r.base, env, params, info, Some(current)).await
 }
 
 /// `DELETE /prompts/{id}[.vN]?environment=`: one version, one environment, or everything.
