@@ -1,251 +1,289 @@
-//! A bounded SSE reader for OpenAI-style chat streams. It re-emits each `data:` event as
-//! `data: <json>\n\n` (with `model` rewritten to the public name) and always ends with exactly
-//! one `data: [DONE]\n\n`. Malformed input, an over-long line, too much data, a stall or an
-//! early close end the stream with an OpenAI-shaped error event, then `[DONE]`.
+//! A bounded server-sent-events parser: bytes in, the `data` of each event out.
+//!
+//! It replaces eventsource-stream, whose line buffer has no limit (an upstream could make
+//! promptd buffer gigabytes) and which rescans that buffer on every chunk. Here a line or an
+//! event over `max_line` bytes is an error the moment it is exceeded, and each byte is scanned
+//! once.
+//!
+//! Lines end with `\n`, `\r\n` or `\r` (the SSE spec allows all three, split anywhere across
+//! chunks). It is stricter than the spec in one way: a line that is not blank, a comment or one
+//! of the fields `data`, `event`, `id`, `retry` is an error rather than ignored. OpenAI-compatible
+//! servers never send such lines, and ignoring them would turn a misconfigured `api_base` (an
+//! HTML page, a JSON error, NDJSON) into a silently empty answer.
 
-use std::collections::VecDeque;
-use std::time::{Duration, Instant};
-
-use bytes::Bytes;
-use futures_util::stream::{BoxStream, StreamExt};
-use serde_json::Value;
-
-use crate::error::{ErrorKind, UpstreamError};
-use crate::metrics::Metrics;
-
-/// Longest accepted SSE line.
-pub const MAX_LINE_BYTES: usize = 1024 * 1024;
-/// Most data accepted in one streamed answer.
-pub const MAX_STREAM_BYTES: usize = 64 * 1024 * 1024;
-
-pub(crate) const DONE: &[u8] = b"data: [DONE]\n\n";
-
-pub(crate) type ByteStream = BoxStream<'static, Result<Bytes, reqwest::Error>>;
-
-pub(crate) fn event(v: &Value) -> Bytes {
-    let mut s = Vec::with_capacity(64);
-    s.extend_from_slice(b"data: ");
-    s.extend_from_slice(serde_json::to_string(v).unwrap_or_default().as_bytes());
-    s.extend_from_slice(b"\n\n");
-    Bytes::from(s)
+/// Why the input is not a usable event stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SseError {
+    /// A line, or the data of one event, is longer than the limit.
+    TooLong { limit: usize },
+    /// A line that is not SSE; carries its first 200 characters.
+    NotSse(String),
 }
 
-struct State {
-    inner: ByteStream,
-    buf: Vec<u8>,
-    out: VecDeque<Bytes>,
-    finished: bool,
-    public_model: String,
-    idle_timeout: Duration,
-    total: usize,
-    metrics: Metrics,
-    started: Instant,
-    sent_first: bool,
+#[derive(Debug)]
+pub(crate) struct SseParser {
+    max_line: usize,
+    /// The incomplete last line.
+    line: Vec<u8>,
+    /// The previous chunk ended with `\r`: a leading `\n` in the next one belongs to it.
+    after_cr: bool,
+    /// The `data` lines of the event being read, joined with `\n`.
+    data: Vec<u8>,
+    has_data: bool,
+    failed: bool,
 }
 
-impl State {
-    fn fail(&mut self, kind: ErrorKind, status: u16, message: String) {
-        tracing::warn!(model = %self.public_model, %message, "upstream stream failed");
-        self.metrics.error(&self.public_model, kind);
-        self.out
-            .push_back(event(&UpstreamError::new(kind, status, message).to_body()));
-        self.finish();
-    }
-
-    fn finish(&mut self) {
-        if !self.finished {
-            self.out.push_back(Bytes::from_static(DONE));
-            self.finished = true;
-            self.metrics
-                .latency(&self.public_model, self.started.elapsed());
+impl SseParser {
+    pub(crate) fn new(max_line: usize) -> SseParser {
+        SseParser {
+            max_line,
+            line: Vec::new(),
+            after_cr: false,
+            data: Vec::new(),
+            has_data: false,
+            failed: false,
         }
     }
 
-    fn line(&mut self, raw: &[u8]) {
-        if self.finished {
-            return;
+    /// Parses a chunk, calling `emit` with the data of each complete event. After an error the
+    /// parser stays failed and ignores further input.
+    pub(crate) fn feed(
+        &mut self,
+        mut chunk: &[u8],
+        emit: &mut impl FnMut(Vec<u8>),
+    ) -> Result<(), SseError> {
+        if self.failed {
+            return Ok(());
         }
-        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-        let Some(data) = raw.strip_prefix(b"data:") else {
-            // Blank separators, comments (`:`), `event:`, `id:` and `retry:` carry nothing we use.
-            return;
+        if self.after_cr {
+            self.after_cr = false;
+            if let Some(rest) = chunk.strip_prefix(b"\n") {
+                chunk = rest;
+            }
+        }
+        while let Some(end) = chunk.iter().position(|b| *b == b'\n' || *b == b'\r') {
+            let (head, tail) = chunk.split_at(end);
+            let result = if self.line.is_empty() {
+                self.check_len(head.len())
+                    .and_then(|()| self.process_line(head, emit))
+            } else {
+                self.check_len(self.line.len() + head.len()).and_then(|()| {
+                    let mut line = std::mem::take(&mut self.line);
+                    line.extend_from_slice(head);
+                    let r = self.process_line(&line, emit);
+                    line.clear();
+                    self.line = line;
+                    r
+                })
+            };
+            if let Err(e) = result {
+                self.failed = true;
+                return Err(e);
+            }
+            chunk = match tail {
+                [b'\r', b'\n', rest @ ..] => rest,
+                [b'\r'] => {
+                    self.after_cr = true;
+                    &[]
+                }
+                [_, rest @ ..] => rest,
+                [] => &[],
+            };
+        }
+        if let Err(e) = self.check_len(self.line.len() + chunk.len()) {
+            self.failed = true;
+            return Err(e);
+        }
+        self.line.extend_from_slice(chunk);
+        Ok(())
+    }
+
+    /// End of input: a last line without its newline, and a last event without its blank line,
+    /// still count (lenient: the data is complete, only the terminator is missing).
+    pub(crate) fn finish(&mut self, emit: &mut impl FnMut(Vec<u8>)) -> Result<(), SseError> {
+        if self.failed {
+            return Ok(());
+        }
+        if !self.line.is_empty() {
+            let line = std::mem::take(&mut self.line);
+            if let Err(e) = self.process_line(&line, emit) {
+                self.failed = true;
+                return Err(e);
+            }
+        }
+        self.dispatch(emit);
+        Ok(())
+    }
+
+    fn check_len(&self, len: usize) -> Result<(), SseError> {
+        if len > self.max_line {
+            Err(SseError::TooLong {
+                limit: self.max_line,
+            })
+        } else {
+            Ok(())
+        }
+    }
+
+    fn dispatch(&mut self, emit: &mut impl FnMut(Vec<u8>)) {
+        if self.has_data {
+            self.has_data = false;
+            emit(std::mem::take(&mut self.data));
+        }
+    }
+
+    fn process_line(
+        &mut self,
+        line: &[u8],
+        emit: &mut impl FnMut(Vec<u8>),
+    ) -> Result<(), SseError> {
+        if line.is_empty() {
+            self.dispatch(emit);
+            return Ok(());
+        }
+        if line[0] == b':' {
+            return Ok(());
+        }
+        let (field, value) = match line.iter().position(|b| *b == b':') {
+            Some(i) => {
+                let v = &line[i + 1..];
+                (&line[..i], v.strip_prefix(b" ").unwrap_or(v))
+            }
+            None => (line, &[][..]),
         };
-        let data = data.strip_prefix(b" ").unwrap_or(data);
-        if data == b"[DONE]" {
-            self.finish();
-            return;
-        }
-        match serde_json::from_slice::<Value>(data) {
-            Ok(mut v) => {
-                if let Some(m) = v.get_mut("model").filter(|m| m.is_string()) {
-                    *m = Value::from(self.public_model.clone());
+        match field {
+            b"data" => {
+                let extra = usize::from(self.has_data);
+                self.check_len(self.data.len() + extra + value.len())?;
+                if self.has_data {
+                    self.data.push(b'\n');
                 }
-                self.out.push_back(event(&v));
+                self.data.extend_from_slice(value);
+                self.has_data = true;
+                Ok(())
             }
-            Err(e) => self.fail(
-                ErrorKind::Protocol,
-                502,
-                format!(
-                    "upstream model {} sent a stream chunk that is not JSON ({e})",
-                    self.public_model
-                ),
-            ),
+            b"event" | b"id" | b"retry" => Ok(()),
+            _ => Err(SseError::NotSse(
+                String::from_utf8_lossy(line).chars().take(200).collect(),
+            )),
         }
     }
-
-    fn feed(&mut self, chunk: &[u8]) {
-        self.total += chunk.len();
-        if self.total > MAX_STREAM_BYTES {
-            let msg = format!(
-                "upstream model {} streamed more than {MAX_STREAM_BYTES} bytes",
-                self.public_model
-            );
-            self.fail(ErrorKind::Protocol, 502, msg);
-            return;
-        }
-        self.buf.extend_from_slice(chunk);
-        while let Some(pos) = self.buf.iter().position(|b| *b == b'\n') {
-            let line: Vec<u8> = self.buf.drain(..=pos).collect();
-            self.line(&line[..line.len() - 1]);
-            if self.finished {
-                return;
-            }
-        }
-        if self.buf.len() > MAX_LINE_BYTES {
-            let msg = format!(
-                "upstream model {} sent a line longer than {MAX_LINE_BYTES} bytes",
-                self.public_model
-            );
-            self.fail(ErrorKind::Protocol, 502, msg);
-        }
-    }
-}
-
-/// Wraps an upstream byte stream. `first` is the first chunk, already read (so the caller could
-/// answer with an error status before committing to a stream).
-pub(crate) fn relay(
-    inner: ByteStream,
-    first: Option<Bytes>,
-    public_model: String,
-    idle_timeout: Duration,
-    metrics: Metrics,
-    started: Instant,
-) -> BoxStream<'static, Result<Bytes, std::convert::Infallible>> {
-    let mut state = State {
-        inner,
-        buf: Vec::new(),
-        out: VecDeque::new(),
-        finished: false,
-        public_model,
-        idle_timeout,
-        total: 0,
-        metrics,
-        started,
-        sent_first: false,
-    };
-    if let Some(f) = first {
-        state.feed(&f);
-    }
-    futures_util::stream::unfold(state, |mut st| async move {
-        loop {
-            if let Some(b) = st.out.pop_front() {
-                if !st.sent_first {
-                    st.sent_first = true;
-                    st.metrics
-                        .first_byte(&st.public_model, st.started.elapsed());
-                }
-                return Some((Ok(b), st));
-            }
-            if st.finished {
-                return None;
-            }
-            match tokio::time::timeout(st.idle_timeout, st.inner.next()).await {
-                Err(_) => {
-                    let msg = format!(
-                        "upstream model {} sent nothing for {:?}",
-                        st.public_model, st.idle_timeout
-                    );
-                    st.fail(ErrorKind::Timeout, 504, msg);
-                }
-                Ok(Some(Ok(chunk))) => st.feed(&chunk),
-                Ok(Some(Err(e))) => {
-                    let msg = format!(
-                        "the stream from upstream model {} broke: {e}",
-                        st.public_model
-                    );
-                    st.fail(ErrorKind::Protocol, 502, msg);
-                }
-                Ok(None) => {
-                    if !st.buf.is_empty() {
-                        let rest = std::mem::take(&mut st.buf);
-                        st.line(&rest);
-                    }
-                    // An upstream that closes without [DONE] still gets a clean end.
-                    st.finish();
-                }
-            }
-        }
-    })
-    .boxed()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    async fn run(chunks: &[&str]) -> String {
-        let items: Vec<Result<Bytes, reqwest::Error>> = chunks
-            .iter()
-            .map(|c| Ok(Bytes::from(c.to_string())))
-            .collect();
-        let s = relay(
-            futures_util::stream::iter(items).boxed(),
-            None,
-            "public".into(),
-            Duration::from_secs(1),
-            Metrics::default(),
-            Instant::now(),
-        );
-        let out: Vec<Bytes> = s.map(|r| r.unwrap()).collect().await;
-        String::from_utf8(out.concat()).unwrap()
+    /// Feeds `chunks`, returning the events and the first error.
+    fn parse(chunks: &[&[u8]], max: usize) -> (Vec<String>, Option<SseError>) {
+        let mut p = SseParser::new(max);
+        let mut out = Vec::new();
+        let mut emit = |d: Vec<u8>| out.push(String::from_utf8(d).unwrap());
+        let mut err = None;
+        for c in chunks {
+            if let Err(e) = p.feed(c, &mut emit) {
+                err.get_or_insert(e);
+            }
+        }
+        if let Err(e) = p.finish(&mut emit) {
+            err.get_or_insert(e);
+        }
+        (out, err)
     }
 
-    #[tokio::test]
-    async fn an_event_split_across_chunks_is_reassembled_and_the_model_renamed() {
-        let out = run(&[
-            "data: {\"model\":\"up",
-            "stream\",\"x\":1}\r\n",
-            "\r\n: comment\n",
-            "data: [DONE]\n\n",
-        ])
-        .await;
+    #[test]
+    fn events_are_split_on_blank_lines_with_any_line_ending() {
+        for sep in ["\n", "\r\n", "\r"] {
+            let text = format!(
+                "data: a{sep}{sep}data:b{sep}{sep}: comment{sep}event: x{sep}id: 1{sep}retry: 5{sep}data: c{sep}{sep}"
+            );
+            assert_eq!(
+                parse(&[text.as_bytes()], 100),
+                (vec!["a".into(), "b".into(), "c".into()], None),
+                "{sep:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_event_split_at_every_possible_byte_is_reassembled() {
+        let text = b"data: {\"x\":1}\r\n\r\ndata: {\"y\":2}\n\n";
+        for cut in 0..=text.len() {
+            for cut2 in cut..=text.len() {
+                let (a, rest) = text.split_at(cut);
+                let (b, c) = rest.split_at(cut2 - cut);
+                assert_eq!(
+                    parse(&[a, b, c], 100),
+                    (vec!["{\"x\":1}".into(), "{\"y\":2}".into()], None),
+                    "cuts {cut} {cut2}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_cr_at_the_end_of_a_chunk_and_a_lf_at_the_start_of_the_next_are_one_line_end() {
         assert_eq!(
-            out,
-            "data: {\"model\":\"public\",\"x\":1}\n\ndata: [DONE]\n\n"
+            parse(&[b"data: a\r", b"\n\r", b"\ndata: b\r\n\r\n"], 100),
+            (vec!["a".into(), "b".into()], None)
         );
     }
 
-    #[tokio::test]
-    async fn a_stream_without_done_still_ends_with_exactly_one_done() {
+    #[test]
+    fn several_data_lines_make_one_event_joined_by_newlines() {
         assert_eq!(
-            run(&["data: {\"a\":1}\n\n"]).await,
-            "data: {\"a\":1}\n\ndata: [DONE]\n\n"
-        );
-        assert_eq!(
-            run(&["data: {\"a\":1}"]).await,
-            "data: {\"a\":1}\n\ndata: [DONE]\n\n"
-        );
-        assert_eq!(
-            run(&["data: [DONE]\n\ndata: {\"late\":1}\n\n"]).await,
-            "data: [DONE]\n\n"
+            parse(&[b"data: {\"a\":\ndata: 1}\n\n"], 100),
+            (vec!["{\"a\":\n1}".into()], None)
         );
     }
 
-    #[tokio::test]
-    async fn garbage_ends_the_stream_with_an_error_event() {
-        let out = run(&["data: nope\n\n", "data: {\"a\":1}\n\n"]).await;
-        assert!(out.starts_with("data: {\"error\":{\"message\":\"upstream model public sent a stream chunk that is not JSON"), "{out}");
-        assert!(out.ends_with("data: [DONE]\n\n"));
-        assert!(!out.contains("\"a\":1"));
+    #[test]
+    fn the_last_event_counts_even_without_its_terminator() {
+        assert_eq!(parse(&[b"data: x"], 100), (vec!["x".into()], None));
+        assert_eq!(parse(&[b"data: x\n"], 100), (vec!["x".into()], None));
+        assert_eq!(parse(&[b""], 100), (vec![], None));
+    }
+
+    #[test]
+    fn a_line_over_the_limit_fails_as_soon_as_it_is_exceeded_without_a_newline() {
+        let mut p = SseParser::new(10);
+        let mut n = 0;
+        let mut emit = |_| n += 1;
+        assert_eq!(p.feed(b"data: 1234", &mut emit), Ok(()));
+        assert_eq!(
+            p.feed(b"5", &mut emit),
+            Err(SseError::TooLong { limit: 10 })
+        );
+        // Failed for good: no more input is buffered or parsed.
+        assert_eq!(p.feed(b"\n\ndata: x\n\n", &mut emit), Ok(()));
+        assert_eq!(p.finish(&mut emit), Ok(()));
+        assert_eq!(n, 0);
+        assert!(p.line.capacity() <= 16);
+    }
+
+    #[test]
+    fn a_line_of_exactly_the_limit_is_fine_and_complete_lines_are_checked_too() {
+        assert_eq!(parse(&[b"data: 1234\n\n"], 10), (vec!["1234".into()], None));
+        assert_eq!(
+            parse(&[b"data: 12345\n\n"], 10).1,
+            Some(SseError::TooLong { limit: 10 })
+        );
+    }
+
+    #[test]
+    fn an_event_made_of_many_short_data_lines_is_capped_too() {
+        let (_, err) = parse(&[b"data: 12345\ndata: 12345\ndata: 12345\n\n"], 12);
+        assert_eq!(err, Some(SseError::TooLong { limit: 12 }));
+    }
+
+    #[test]
+    fn a_line_that_is_not_sse_is_an_error_showing_it() {
+        let (events, err) = parse(&[b"data: ok\n\n{\"error\": \"nope\"}\n"], 100);
+        assert_eq!(events, vec!["ok".to_owned()]);
+        assert_eq!(err, Some(SseError::NotSse("{\"error\": \"nope\"}".into())));
+        assert_eq!(
+            parse(&[b"<html>"], 100).1,
+            Some(SseError::NotSse("<html>".into()))
+        );
     }
 }
