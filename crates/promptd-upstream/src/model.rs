@@ -142,30 +142,26 @@ impl Models {
             let r = config::resolve(&entry).map_err(|m| fail(Some(entry.model_name.clone()), m))?;
             resolved.push((index, r));
         }
-        let client = if let Some((index, r)) = resolved.iter().find(|(_, r)| r.url.is_some()) {
-            crate::install_crypto_provider();
-            reqwest::Client::builder()
-                .connect_timeout(limits.connect_timeout)
-                // A redirect would resend the prompt (and maybe the key) somewhere the config
-                // never named; it is reported instead, with the address to configure.
-                .redirect(reqwest::redirect::Policy::none())
-                .user_agent(concat!("promptd/", env!("CARGO_PKG_VERSION")))
-                .tcp_nodelay(true)
-                .build()
-                .map_err(|e| ConfigError {
-                    index: *index,
-                    name: r.public_name.clone(),
-                    message: format!(
-                        "cannot build the HTTP client ({}); check the TLS setup",
-                        error_chain(&e)
-                    ),
-                })?
-        } else {
-            // Only mocks: no client is ever used, so none is built (no TLS setup needed).
-            reqwest::Client::builder()
-                .build()
-                .unwrap_or_else(|_| reqwest::Client::new())
+        let Some((_, first)) = resolved.first() else {
+            return Ok(Models::default());
         };
+        crate::install_crypto_provider();
+        let client = reqwest::Client::builder()
+            .connect_timeout(limits.connect_timeout)
+            // A redirect would resend the prompt (and maybe the key) somewhere the config never
+            // named; it is reported instead, with the address to configure.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("promptd/", env!("CARGO_PKG_VERSION")))
+            .tcp_nodelay(true)
+            .build()
+            .map_err(|e| ConfigError {
+                index: 0,
+                name: first.public_name.clone(),
+                message: format!(
+                    "cannot build the HTTP client ({}); check the TLS setup",
+                    error_chain(&e)
+                ),
+            })?;
         let mut models = IndexMap::new();
         let mut counters = Vec::new();
         for (index, r) in resolved {

@@ -190,11 +190,11 @@ impl Relay {
         let Some(Value::Array(choices)) = obj.get_mut("choices") else {
             return;
         };
-        let first = std::mem::replace(&mut self.first_delta, false) || choices.is_empty();
         if choices.is_empty() {
-            // Usage-only chunks do not count as the first delta.
-            self.first_delta = first;
+            // A usage-only chunk (`stream_options.include_usage`) is not the first delta.
+            return;
         }
+        let first = std::mem::replace(&mut self.first_delta, false);
         for choice in choices.iter_mut().filter_map(Value::as_object_mut) {
             match choice.get("finish_reason") {
                 Some(Value::Null) => {
@@ -385,7 +385,8 @@ mod tests {
     async fn a_role_already_present_and_usage_only_chunks_are_left_alone() {
         let out = run(&[
             "data: {\"choices\":[]}\n\ndata: {\"choices\":[{\"delta\":{\"content\":\"\",\"role\":\"assistant\"}}]}\n\n",
-            "data: {\"choices\":[{\"delta\":{\"content\":\"a\"},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n",
+            "data: {\"choices\":[{\"delta\":{\"content\":\"a\"},\"finish_reason\":\"stop\"}]}\n\ndata: {\"choices\":[],\"usage\":{}}\n\n",
+            "data: {\"choices\":[{\"delta\":{\"content\":\"late\"}}]}\n\ndata: [DONE]\n\n",
         ])
         .await;
         assert_eq!(
@@ -393,6 +394,8 @@ mod tests {
             "data: {\"choices\":[]}\n\n\
              data: {\"choices\":[{\"delta\":{\"content\":\"\",\"role\":\"assistant\"}}]}\n\n\
              data: {\"choices\":[{\"delta\":{\"content\":\"a\"},\"finish_reason\":\"stop\"}]}\n\n\
+             data: {\"choices\":[],\"usage\":{}}\n\n\
+             data: {\"choices\":[{\"delta\":{\"content\":\"late\"}}]}\n\n\
              data: [DONE]\n\n"
         );
     }
