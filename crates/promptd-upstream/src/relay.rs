@@ -79,7 +79,7 @@ struct Relay {
     out: VecDeque<Bytes>,
     cfg: RelayConfig,
     total: usize,
-    /// The next chunk with a `delta` is the first one (it gets the role).
+    /// No chunk with `choices` has been relayed yet: the next one gets the role.
     first_delta: bool,
     saw_finish: bool,
     /// `[DONE]` is queued: nothing more is parsed.
