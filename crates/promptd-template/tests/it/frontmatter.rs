@@ -123,5 +123,9 @@ fn every_line_end_becomes_a_newline_so_a_second_parse_changes_nothing() {
 fn a_frontmatter_of_only_comments_is_empty() {
     let p = parse("---\n# just a note\n---\nUser: hi");
     assert!(p.metadata().is_empty());
-    assert!(parse("---\ninput:\n  schema:\n---\nUser: hi").input_schema().is_empty());
+    assert!(
+        parse("---\ninput:\n  schema:\n---\nUser: hi")
+            .input_schema()
+            .is_empty()
+    );
 }
