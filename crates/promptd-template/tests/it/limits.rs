@@ -23,7 +23,7 @@ fn limit_of(e: TemplateError) -> &'static str {
 #[test]
 fn the_defaults_are_documented_values() {
     let d = Limits::default();
-    assert_eq!(d.fuel, 500_000);
+    assert_eq!(d.fuel, 200_000);
     assert_eq!(d.max_output_bytes, 1024 * 1024);
     assert_eq!(d.recursion, 100);
     assert!(!EngineOptions::default().escape_html);
