@@ -21,7 +21,7 @@ prompts:
       prompt_integration: dotprompt
       dotprompt_content: "---\nmodel: echo-gpt\ntemperature: 0.3\nmax_tokens: 50\n---\nSystem: You are helpful to {{name}}.\n\nUser: Greet {{name}} in {{lang}}."
 YAML
-PROMPTD_MASTER_KEY=sk-bench target/release/promptd serve --config "$TMP/config.yaml" --database-url "sqlite://$TMP/p.db" --port "$PORT" 2>/dev/null &
+PROMPTD_MASTER_KEY=sk-bench "${CARGO_TARGET_DIR:-target}/release/promptd" serve --config "$TMP/config.yaml" --database-url "sqlite://$TMP/p.db" --port "$PORT" 2>/dev/null &
 for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$PORT/health/liveliness" >/dev/null && curl -s "http://127.0.0.1:$ECHO_PORT/" >/dev/null 2>&1 && break; sleep 0.05; done
 DIRECT='{"model":"echo-upstream","messages":[{"role":"system","content":"You are helpful to Ada."},{"role":"user","content":"Greet Ada in French."}],"temperature":0.3,"max_tokens":50,"stream":true}'
 VIA='{"model":"echo-gpt","prompt_id":"echo_prompt","prompt_variables":{"name":"Ada","lang":"French"},"stream":true}'

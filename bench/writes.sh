@@ -11,7 +11,7 @@ export PROMPTD_MASTER_KEY=sk-bench
 PG_ADMIN=${PROMPTD_BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 cargo build --release -j2 -p promptd >/dev/null
-BIN=target/release/promptd
+BIN="${CARGO_TARGET_DIR:-target}/release/promptd"
 TMP=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$TMP"' EXIT
 

@@ -25,6 +25,6 @@ prompts:
 YAML
 export PROMPTD_MASTER_KEY=sk-sdk-check
 PORT=$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-target/debug/promptd serve --config "$TMP/config.yaml" --database-url "sqlite://$TMP/p.db" --port "$PORT" 2>"$TMP/promptd.log" &
+"${CARGO_TARGET_DIR:-target}/debug/promptd" serve --config "$TMP/config.yaml" --database-url "sqlite://$TMP/p.db" --port "$PORT" 2>"$TMP/promptd.log" &
 for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$PORT/health/liveliness" >/dev/null && break; sleep 0.05; done
 PROMPTD_URL="http://127.0.0.1:$PORT" "$VENV/bin/python" scripts/openai_sdk_check.py || { cat "$TMP/promptd.log"; exit 1; }

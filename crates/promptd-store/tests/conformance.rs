@@ -49,8 +49,10 @@ async fn sqlite() -> Fresh {
 /// A fresh PostgreSQL database, or `None` (with a note) when no server is configured.
 async fn postgres() -> Option<Fresh> {
     let Ok(admin_url) = std::env::var("PROMPTD_TEST_POSTGRES_URL") else {
-        eprintln!(
-            "SKIPPED (PostgreSQL): set PROMPTD_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres to run"
+        // The real stderr, not `eprintln!` (which the test harness captures), so a skip shows.
+        let _ = std::io::Write::write_all(
+            &mut std::io::stderr(),
+            b"SKIPPED (PostgreSQL): set PROMPTD_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres to run\n",
         );
         return None;
     };

@@ -205,9 +205,11 @@ pub struct PgDb {
 impl PgDb {
     pub async fn create() -> Option<PgDb> {
         let Ok(admin_url) = std::env::var("PROMPTD_TEST_POSTGRES_URL") else {
-            eprintln!(
-                "SKIPPED (PostgreSQL): set PROMPTD_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres to run"
-            );
+            // The real stderr, not `eprintln!` (which the test harness captures), so a skip shows.
+            let _ = std::io::Write::write_all(
+            &mut std::io::stderr(),
+            b"SKIPPED (PostgreSQL): set PROMPTD_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres to run\n",
+        );
             return None;
         };
         let name = format!("promptd_test_{}", std::process::id()) + &format!("_{}", rand_suffix());
