@@ -46,3 +46,32 @@ async fn a_failed_write_leaves_nothing_behind_after_a_restart() {
         json!({"prompts": []})
     );
 }
+
+#[tokio::test]
+async fn serve_refuses_a_database_migrated_by_a_newer_promptd() {
+    let app = TestApp::start().await;
+    let db = format!("sqlite://{}", app.dir.path().join("promptd.db").display());
+    let dir = app.stop().await;
+    let store = promptd_store::SqlStore::connect(&db, &Default::default())
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) VALUES (999, 'from the future', TRUE, X'00', 0)",
+    )
+    .execute(store.pool())
+    .await
+    .unwrap();
+    store.close().await;
+    let err = TestApp::try_start(Opts {
+        dir: Some(dir),
+        ..Opts::default()
+    })
+    .await
+    .err()
+    .expect("refuses to start");
+    let msg = format!("{err:#}");
+    assert!(
+        msg.contains("newer promptd") && msg.contains("999"),
+        "{msg}"
+    );
+}
