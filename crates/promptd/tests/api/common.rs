@@ -180,6 +180,23 @@ pub async fn send(r: RequestBuilder) -> (u16, Value) {
     (status, body)
 }
 
+/// Sends all `requests` at once (each writes a version) and returns the versions they got,
+/// sorted, after asserting every one succeeded.
+pub async fn concurrent_versions(requests: Vec<RequestBuilder>) -> Vec<u64> {
+    let tasks: Vec<_> = requests
+        .into_iter()
+        .map(|r| tokio::spawn(send(r)))
+        .collect();
+    let mut versions = Vec::new();
+    for t in tasks {
+        let (s, body) = t.await.expect("task");
+        assert_eq!(s, 200, "{body}");
+        versions.push(body["version"].as_u64().expect("version"));
+    }
+    versions.sort();
+    versions
+}
+
 pub fn prompt_body(id: &str, content: &str, env: Option<&str>) -> Value {
     let mut info = json!({"prompt_type": "db"});
     if let Some(e) = env {

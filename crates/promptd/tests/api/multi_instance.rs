@@ -148,31 +148,18 @@ async fn two_instances_with_32_concurrent_puts_each_get_64_consecutive_versions(
         |s, _| s == 200,
     )
     .await;
-    let mut tasks = Vec::new();
-    for i in 0..64 {
-        let url = if i % 2 == 0 {
-            a.url("/prompts/race")
-        } else {
-            b.url("/prompts/race")
-        };
-        let c = c.clone();
-        tasks.push(tokio::spawn(async move {
-            send(c.put(url).bearer_auth(MASTER).json(&prompt_body(
-                "race",
-                &format!("User: {i}"),
-                None,
-            )))
-            .await
-        }));
-    }
-    let mut versions = Vec::new();
-    for t in tasks {
-        let (s, body) = t.await.unwrap();
-        assert_eq!(s, 200, "{body}");
-        versions.push(body["version"].as_u64().unwrap());
-    }
-    versions.sort();
-    assert_eq!(versions, (2..=65).collect::<Vec<u64>>());
+    let puts = (0..64)
+        .map(|i| {
+            let p = if i % 2 == 0 { &a } else { &b };
+            c.put(p.url("/prompts/race"))
+                .bearer_auth(MASTER)
+                .json(&prompt_body("race", &format!("User: {i}"), None))
+        })
+        .collect();
+    assert_eq!(
+        concurrent_versions(puts).await,
+        (2..=65).collect::<Vec<u64>>()
+    );
     for p in [&a, &b] {
         wait_until(
             &c,

@@ -93,27 +93,18 @@ async fn put_on_a_missing_prompt_returns_404() {
 async fn fifty_concurrent_puts_get_versions_two_to_fifty_one_without_gaps_or_errors() {
     let app = TestApp::start().await;
     app.create("busy", "User: hi", None).await;
-    let mut tasks = Vec::new();
-    for i in 0..50 {
-        let client = app.client.clone();
-        let url = app.url("/prompts/busy");
-        tasks.push(tokio::spawn(async move {
-            send(client.put(url).bearer_auth(MASTER).json(&prompt_body(
-                "busy",
-                &format!("User: {i}"),
-                None,
-            )))
-            .await
-        }));
-    }
-    let mut versions = Vec::new();
-    for t in tasks {
-        let (s, body) = t.await.unwrap();
-        assert_eq!(s, 200, "{body}");
-        versions.push(body["version"].as_u64().unwrap());
-    }
-    versions.sort();
-    assert_eq!(versions, (2..=51).collect::<Vec<u64>>());
+    let puts = (0..50)
+        .map(|i| {
+            app.client
+                .put(app.url("/prompts/busy"))
+                .bearer_auth(MASTER)
+                .json(&prompt_body("busy", &format!("User: {i}"), None))
+        })
+        .collect();
+    assert_eq!(
+        concurrent_versions(puts).await,
+        (2..=51).collect::<Vec<u64>>()
+    );
     let (_, list) = app.get("/prompts/busy/versions", MASTER).await;
     assert_eq!(list["prompts"].as_array().unwrap().len(), 51);
 }
@@ -121,27 +112,18 @@ async fn fifty_concurrent_puts_get_versions_two_to_fifty_one_without_gaps_or_err
 #[tokio::test]
 async fn fifty_concurrent_creates_of_a_new_prompt_get_versions_one_to_fifty() {
     let app = TestApp::start().await;
-    let mut tasks = Vec::new();
-    for i in 0..50 {
-        let client = app.client.clone();
-        let url = app.url("/prompts");
-        tasks.push(tokio::spawn(async move {
-            send(client.post(url).bearer_auth(MASTER).json(&prompt_body(
-                "fresh",
-                &format!("User: {i}"),
-                None,
-            )))
-            .await
-        }));
-    }
-    let mut versions = Vec::new();
-    for t in tasks {
-        let (s, body) = t.await.unwrap();
-        assert_eq!(s, 200, "{body}");
-        versions.push(body["version"].as_u64().unwrap());
-    }
-    versions.sort();
-    assert_eq!(versions, (1..=50).collect::<Vec<u64>>());
+    let posts = (0..50)
+        .map(|i| {
+            app.client
+                .post(app.url("/prompts"))
+                .bearer_auth(MASTER)
+                .json(&prompt_body("fresh", &format!("User: {i}"), None))
+        })
+        .collect();
+    assert_eq!(
+        concurrent_versions(posts).await,
+        (1..=50).collect::<Vec<u64>>()
+    );
 }
 
 #[tokio::test]
