@@ -218,8 +218,9 @@ if cc:
 
 # ------------------------------------------------------------------ scale
 n, v = meta.get("scale_prompts", "?"), meta.get("scale_versions", "?")
-P(f"### promptd alone: {int(n):,} prompts × {v} versions (plus the same 100 config prompts)" if n.isdigit()
-  else "### promptd alone at scale")
+if n.isdigit():
+    n = f"{int(n):,}"
+P(f"### promptd alone: {n} prompts × {v} versions (plus the same 100 config prompts)")
 P("")
 wr = read("writes.json")
 wj = json.loads(wr) if wr else None
@@ -266,7 +267,7 @@ if sm:
     srow("in memory after the restart (`/metrics`)", ", ".join(sm.split("\n")))
 P("")
 P(f"How the {n} × {v} were made: a fresh promptd (same config, new SQLite file) took "
-  f"{wj['prompts'] if wj else '?'} prompts × {v} versions through HTTP (`bench/create_versions.py`: POST then "
+  f"{wj['prompts'] if wj else '?':,} prompts × {v} versions through HTTP (`bench/create_versions.py`: POST then "
   f"PUTs, {wj['clients'] if wj else '?'} keep-alive clients, every write an acknowledged commit with "
   "`synchronous=FULL`); that is the write figure above. promptd was then stopped and "
   "`bench/bulk_versions.py` copied the rows promptd itself had written for `scale_00000` to the "
