@@ -12,16 +12,12 @@ use std::sync::Arc;
 use crate::ids::{Environment, PromptId, Version};
 use crate::record::{PromptRecord, PromptSource};
 
-/// One version as the read path needs it: the record plus its compiled template.
+/// One version as the read path needs it: the record plus whatever the server keeps with it
+/// (its template, compiled lazily).
 #[derive(Debug)]
 pub struct Entry<T> {
     pub record: PromptRecord,
-    /// The `.prompt` text this version renders (from `dotprompt_content`, `prompt_data` or a
-    /// config `prompt_file`), if it has one.
-    pub template_text: Option<String>,
-    /// The compiled template, or why it could not be compiled (only possible for rows written
-    /// by other tools, since promptd validates before it stores).
-    pub template: Result<T, String>,
+    pub template: T,
 }
 
 /// A successful resolution.
@@ -287,8 +283,7 @@ mod tests {
                 updated_at: None,
                 source,
             },
-            template_text: None,
-            template: Err("none".into()),
+            template: (),
         }
     }
 

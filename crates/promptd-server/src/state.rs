@@ -20,8 +20,48 @@ use subtle::ConstantTimeEq;
 use crate::error::{ApiError, ApiResult};
 use crate::wire::{TemplateSource, template_source};
 
-/// One version in memory, with its compiled template.
-pub type PromptEntry = Entry<Prompt>;
+/// One version in memory, with its template.
+pub type PromptEntry = Entry<LazyTemplate>;
+
+/// A version's template, compiled on first use: at startup only the records are loaded, so a
+/// registry of 100,000 versions starts fast and keeps in memory only the templates it serves.
+/// Writes compile eagerly (to validate) and keep the result.
+#[derive(Debug, Default)]
+pub struct LazyTemplate {
+    /// The `.prompt` text when it is not in `litellm_params` (a config `prompt_file`).
+    file_text: Option<String>,
+    compiled: std::sync::OnceLock<Result<Prompt, String>>,
+}
+
+impl LazyTemplate {
+    /// A template compiled already.
+    pub fn compiled(prompt: Prompt) -> LazyTemplate {
+        let cell = std::sync::OnceLock::new();
+        let _ = cell.set(Ok(prompt));
+        LazyTemplate {
+            file_text: None,
+            compiled: cell,
+        }
+    }
+
+    /// The compiled template of `record`, compiling it the first time.
+    pub fn get(&self, record: &PromptRecord, engine: &EngineOptions) -> &Result<Prompt, String> {
+        self.compiled.get_or_init(|| {
+            let text = match &self.file_text {
+                Some(t) => t.clone(),
+                None => match template_source(&record.litellm_params)? {
+                    TemplateSource::Text(t) => t,
+                    TemplateSource::File(p) => {
+                        return Err(format!(
+                            "prompt_file '{p}' is only read from the config file"
+                        ));
+                    }
+                },
+            };
+            Prompt::parse(&text, engine).map_err(|e| e.to_string())
+        })
+    }
+}
 
 /// Server settings that do not come from the database.
 #[derive(Debug, Clone)]
@@ -66,7 +106,7 @@ pub struct App {
     /// Durable storage; the source of truth.
     pub store: Arc<dyn Store>,
     /// Every prompt version, served to reads without touching the store.
-    pub index: RwLock<Index<Prompt>>,
+    pub index: RwLock<Index<LazyTemplate>>,
     /// Virtual keys by token (SHA-256 hex of the key).
     pub keys: RwLock<HashMap<String, KeyRecord>>,
     /// SHA-256 of the master key; `None` means authentication is off (loopback only).
@@ -78,6 +118,12 @@ pub struct App {
     /// emptied whenever the index changes. At 10,000 prompts this turns a multi-megabyte
     /// serialisation per request into a copy of shared bytes.
     pub list_cache: RwLock<HashMap<ListKey, bytes::Bytes>>,
+    /// Serialised `/prompts/{id}/info` answers by (path id, environment). The answer does not
+    /// depend on the caller (permission is checked before the cache is consulted); emptied
+    /// with `list_cache`. Halves the CPU of an info request.
+    pub info_cache: RwLock<HashMap<(String, Option<String>), bytes::Bytes>>,
+    /// Bumped by every index change; guards the caches against storing stale answers.
+    pub cache_generation: std::sync::atomic::AtomicU64,
     /// The models of `model_list`, for running prompts.
     pub models: promptd_upstream::Models,
 }
@@ -92,6 +138,8 @@ pub struct ListKey {
 
 /// Cached list answers kept at most (distinct queries are few in practice).
 pub const LIST_CACHE_ENTRIES: usize = 256;
+/// Cached info answers kept at most (the cache is emptied when full).
+pub const INFO_CACHE_ENTRIES: usize = 16_384;
 
 /// SHA-256 of a key as raw bytes.
 pub fn sha256(data: &str) -> [u8; 32] {
@@ -129,8 +177,10 @@ impl App {
                     updated_at: None,
                     source: PromptSource::Config,
                 },
-                template_text: Some(cp.template_text),
-                template: Ok(template),
+                template: LazyTemplate {
+                    file_text: Some(cp.template_text),
+                    ..LazyTemplate::compiled(template)
+                },
             });
         }
         let rows = store.all_versions().await.map_err(|e| e.to_string())?;
@@ -139,10 +189,7 @@ impl App {
             if index.is_config(&rec.prompt_id) {
                 tracing::warn!(prompt_id = %rec.prompt_id, version = rec.version, "a config prompt shadows this stored version");
             }
-            let entry = compile_record(rec, &settings.engine);
-            if let Err(e) = &entry.template {
-                tracing::warn!(prompt_id = %entry.record.prompt_id, version = entry.record.version, error = %e, "stored version has an unusable template");
-            }
+            let entry = lazy_record(rec);
             by_prompt
                 .entry(entry.record.prompt_id.clone())
                 .or_default()
@@ -166,8 +213,46 @@ impl App {
             settings,
             write_lock: tokio::sync::Mutex::new(()),
             list_cache: RwLock::new(HashMap::new()),
+            info_cache: RwLock::new(HashMap::new()),
+            cache_generation: std::sync::atomic::AtomicU64::new(0),
             models: promptd_upstream::Models::default(),
         })
+    }
+
+    /// Forgets every cached answer; called right *after* every change of the index. The
+    /// generation moves first, so an answer computed from the old index cannot be stored after
+    /// the clear (see [`App::cache_insert`]).
+    pub fn clear_caches(&self) {
+        self.cache_generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.list_cache.write().clear();
+        self.info_cache.write().clear();
+    }
+
+    /// The generation to read before computing an answer to cache.
+    pub fn cache_generation(&self) -> u64 {
+        self.cache_generation
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Stores `value` unless the index changed since `generation` was read (then the answer
+    /// may be stale and is simply not cached). Empties the map when it reaches `cap`.
+    pub fn cache_insert<K: std::hash::Hash + Eq>(
+        &self,
+        cache: &RwLock<HashMap<K, bytes::Bytes>>,
+        generation: u64,
+        key: K,
+        value: bytes::Bytes,
+        cap: usize,
+    ) {
+        let mut map = cache.write();
+        if self.cache_generation() != generation {
+            return;
+        }
+        if map.len() >= cap {
+            map.clear();
+        }
+        map.insert(key, value);
     }
 
     /// Sets the models prompts run against.
@@ -204,21 +289,21 @@ impl App {
         &self,
         new: NewVersion,
         template: Prompt,
-        text: String,
     ) -> ApiResult<Arc<PromptEntry>> {
         let _w = self.write_lock.lock().await;
         let rec = self.store.append_version(new).await?;
         let entry = Arc::new(Entry {
             record: rec,
-            template_text: Some(text),
-            template: Ok(template),
+            template: LazyTemplate::compiled(template),
         });
-        self.list_cache.write().clear();
-        let mut idx = self.index.write();
-        let id = entry.record.prompt_id.clone();
-        let mut all = idx.stored_entries(&id);
-        all.push(entry.clone());
-        idx.replace_stored(&id, all);
+        {
+            let mut idx = self.index.write();
+            let id = entry.record.prompt_id.clone();
+            let mut all = idx.stored_entries(&id);
+            all.push(entry.clone());
+            idx.replace_stored(&id, all);
+        }
+        self.clear_caches();
         Ok(entry)
     }
 
@@ -231,14 +316,16 @@ impl App {
     ) -> ApiResult<u64> {
         let _w = self.write_lock.lock().await;
         let n = self.store.delete_versions(id, env, version).await?;
-        self.list_cache.write().clear();
-        let mut idx = self.index.write();
-        let mut all = idx.stored_entries(id);
-        all.retain(|e| {
-            !(env.is_none_or(|en| *en == e.record.environment)
-                && version.is_none_or(|v| v == e.record.version))
-        });
-        idx.replace_stored(id, all);
+        {
+            let mut idx = self.index.write();
+            let mut all = idx.stored_entries(id);
+            all.retain(|e| {
+                !(env.is_none_or(|en| *en == e.record.environment)
+                    && version.is_none_or(|v| v == e.record.version))
+            });
+            idx.replace_stored(id, all);
+        }
+        self.clear_caches();
         Ok(n)
     }
 
@@ -251,12 +338,12 @@ impl App {
             rows.into_iter()
                 .map(|rec| match idx.find_stored(id, &rec.id) {
                     Some(e) if e.record == rec => e,
-                    _ => Arc::new(compile_record(rec, &self.settings.engine)),
+                    _ => Arc::new(lazy_record(rec)),
                 })
                 .collect()
         };
         self.index.write().replace_stored(id, entries);
-        self.list_cache.write().clear();
+        self.clear_caches();
         Ok(())
     }
 
@@ -278,7 +365,7 @@ impl App {
                 let id = rec.prompt_id.clone();
                 let entry = match idx.find_stored(&id, &rec.id) {
                     Some(e) if e.record == rec => e,
-                    _ => Arc::new(compile_record(rec, &self.settings.engine)),
+                    _ => Arc::new(lazy_record(rec)),
                 };
                 by_prompt.entry(id).or_default().push(entry);
             }
@@ -286,6 +373,7 @@ impl App {
         self.index
             .write()
             .replace_all_stored(by_prompt.into_iter().collect());
+        self.clear_caches();
         drop(_w);
         self.refresh_keys().await
     }
@@ -319,25 +407,11 @@ impl App {
     }
 }
 
-/// Builds an index entry from a stored record, compiling its template.
-pub fn compile_record(rec: PromptRecord, engine: &EngineOptions) -> PromptEntry {
-    let (text, template) = match template_source(&rec.litellm_params) {
-        Ok(TemplateSource::Text(t)) => {
-            let compiled = Prompt::parse(&t, engine).map_err(|e| e.to_string());
-            (Some(t), compiled)
-        }
-        Ok(TemplateSource::File(p)) => (
-            None,
-            Err(format!(
-                "prompt_file '{p}' is only read from the config file"
-            )),
-        ),
-        Err(e) => (None, Err(e)),
-    };
+/// Builds an index entry from a stored record; its template compiles on first use.
+pub fn lazy_record(rec: PromptRecord) -> PromptEntry {
     Entry {
         record: rec,
-        template_text: text,
-        template,
+        template: LazyTemplate::default(),
     }
 }
 

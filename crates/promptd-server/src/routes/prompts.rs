@@ -15,7 +15,7 @@ use serde_json::{Map, Value, json};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::extract::{JsonBody, QueryParams};
-use crate::state::{AppState, LIST_CACHE_ENTRIES, ListKey, PromptEntry};
+use crate::state::{AppState, INFO_CACHE_ENTRIES, LIST_CACHE_ENTRIES, ListKey, PromptEntry};
 use crate::wire::{
     self, SUPPORTED_INTEGRATIONS, TemplateSource, environment_of, parse_litellm_params,
     parse_prompt_info, read_version, restore_secrets, spec_json, template_source,
@@ -91,6 +91,7 @@ pub async fn list(
     if cacheable && let Some(hit) = state.list_cache.read().get(&key) {
         return Ok(json_bytes(hit.clone()));
     }
+    let generation = state.cache_generation();
     let entries = {
         let idx = state.index.read();
         idx.latest(env.as_ref(), |id| {
@@ -128,11 +129,13 @@ pub async fn list(
     let bytes =
         Bytes::from(serde_json::to_vec(&body).map_err(|e| ApiError::Internal(e.to_string()))?);
     if cacheable {
-        let mut cache = state.list_cache.write();
-        if cache.len() >= LIST_CACHE_ENTRIES {
-            cache.clear();
-        }
-        cache.insert(key, bytes.clone());
+        state.cache_insert(
+            &state.list_cache,
+            generation,
+            key,
+            bytes.clone(),
+            LIST_CACHE_ENTRIES,
+        );
     }
     Ok(json_bytes(bytes))
 }
@@ -147,10 +150,16 @@ pub async fn info(
     Caller(caller): Caller,
     Path(raw): Path<String>,
     QueryParams(q): QueryParams<EnvQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let r = path_ref(&raw)?;
     refuse_read(&caller, &r)?;
     let env = env_param(q.environment.as_deref())?;
+    // Same prompt, version and environment → same bytes, whoever asks (permission is above).
+    let key = (r.to_string(), env.as_ref().map(|e| e.to_string()));
+    if let Some(hit) = state.info_cache.read().get(&key) {
+        return Ok(json_bytes(hit.clone()));
+    }
+    let generation = state.cache_generation();
     let (entry, environments) = {
         let idx = state.index.read();
         let entry = idx
@@ -158,18 +167,33 @@ pub async fn info(
             .ok_or_else(|| not_found(&r, env.as_ref()))?;
         (entry, idx.environments(&r.base))
     };
-    let raw_template = entry.template.as_ref().ok().map(|t| {
-        json!({
-            "litellm_prompt_id": entry.record.prompt_id.as_str(),
-            "content": t.content(),
-            "metadata": Value::Object(t.metadata().clone()),
-        })
-    });
-    Ok(Json(json!({
+    let raw_template = entry
+        .template
+        .get(&entry.record, &state.settings.engine)
+        .as_ref()
+        .ok()
+        .map(|t| {
+            json!({
+                "litellm_prompt_id": entry.record.prompt_id.as_str(),
+                "content": t.content(),
+                "metadata": Value::Object(t.metadata().clone()),
+            })
+        });
+    let body = json!({
         "prompt_spec": spec_json(&entry.record, entry.record.prompt_id.as_str(), Some(read_version(&entry.record))),
         "raw_prompt_template": raw_template,
         "environments": environments,
-    })))
+    });
+    let bytes =
+        Bytes::from(serde_json::to_vec(&body).map_err(|e| ApiError::Internal(e.to_string()))?);
+    state.cache_insert(
+        &state.info_cache,
+        generation,
+        key,
+        bytes.clone(),
+        INFO_CACHE_ENTRIES,
+    );
+    Ok(json_bytes(bytes))
 }
 
 /// `GET /prompts/{id}/versions`: newest first, grouped by environment in serve order.
@@ -264,7 +288,7 @@ fn parse_write_body(body: &Value, id_required: bool) -> ApiResult<WriteBody> {
 fn validate_template(
     state: &AppState,
     params: &Map<String, Value>,
-) -> ApiResult<(promptd_template::Prompt, String)> {
+) -> ApiResult<promptd_template::Prompt> {
     let integration = params
         .get("prompt_integration")
         .and_then(Value::as_str)
@@ -283,8 +307,7 @@ fn validate_template(
             )));
         }
     };
-    let compiled = state.compile(&text)?;
-    Ok((compiled, text))
+    state.compile(&text)
 }
 
 fn refuse_config_type(info: &Map<String, Value>) -> ApiResult<()> {
@@ -326,7 +349,7 @@ async fn store_version(
     mut info: Map<String, Value>,
     previous: Option<Arc<PromptEntry>>,
 ) -> ApiResult<Json<Value>> {
-    let (template, text) = validate_template(state, &params)?;
+    let template = validate_template(state, &params)?;
     info.insert("environment".into(), env.as_str().into());
     restore_secrets(
         &mut params,
@@ -342,7 +365,6 @@ async fn store_version(
                 prompt_info: info,
             },
             template,
-            text,
         )
         .await?;
     Ok(written(&entry))
@@ -646,15 +668,19 @@ pub async fn render(
         .read()
         .resolve(&r.base, env.as_ref(), r.version)
         .ok_or_else(|| not_found(&r, env.as_ref()))?;
-    let template = entry.template.as_ref().map_err(|e| {
-        ApiError::Detail(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            format!(
-                "Prompt {} version {} has no usable template: {e}",
-                r.base, entry.record.version
-            ),
-        )
-    })?;
+    let template = entry
+        .template
+        .get(&entry.record, &state.settings.engine)
+        .as_ref()
+        .map_err(|e| {
+            ApiError::Detail(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!(
+                    "Prompt {} version {} has no usable template: {e}",
+                    r.base, entry.record.version
+                ),
+            )
+        })?;
     let messages = template
         .render(&vars)
         .map_err(|e| ApiError::bad_request(format!("Error rendering prompt '{}': {e}", r.base)))?;

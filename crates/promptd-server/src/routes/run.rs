@@ -277,15 +277,19 @@ pub async fn chat_completions(
             Some(e) => ApiError::not_found(format!("Prompt {r} not found in environment {e}")),
             None => ApiError::not_found(format!("Prompt {r} not found")),
         })?;
-    let template = entry.template.as_ref().map_err(|e| {
-        ApiError::Detail(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            format!(
-                "Prompt {} version {} has no usable template: {e}",
-                r.base, entry.record.version
-            ),
-        )
-    })?;
+    let template = entry
+        .template
+        .get(&entry.record, &state.settings.engine)
+        .as_ref()
+        .map_err(|e| {
+            ApiError::Detail(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!(
+                    "Prompt {} version {} has no usable template: {e}",
+                    r.base, entry.record.version
+                ),
+            )
+        })?;
     let rendered = template
         .render(&vars)
         .map_err(|e| ApiError::bad_request(format!("Error compiling prompt '{}': {e}", r.base)))?;
