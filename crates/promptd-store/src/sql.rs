@@ -279,14 +279,15 @@ impl Store for SqlStore {
     }
 
     async fn all_versions(&self) -> Result<Vec<PromptRecord>, StoreError> {
-        let rows = sqlx::query(q::SELECT_ALL)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(map_err)?;
-        rows.iter()
-            .map(prompt_row)
-            .collect::<Result<_, _>>()
-            .map_err(map_err)
+        // Streamed and converted row by row: at 100,000 versions, holding every raw row and
+        // every record at once would double the peak memory of startup.
+        use futures_util::TryStreamExt;
+        let mut rows = sqlx::query(q::SELECT_ALL).fetch(&self.pool);
+        let mut out = Vec::new();
+        while let Some(row) = rows.try_next().await.map_err(map_err)? {
+            out.push(prompt_row(&row).map_err(map_err)?);
+        }
+        Ok(out)
     }
 
     async fn delete_versions(
