@@ -587,6 +587,35 @@ pub async fn delete(
     Ok(Json(json!({ "message": message })))
 }
 
+/// The version a reference resolves to (404 if none) and its compiled template (422 if the
+/// stored template is unusable, which only rows written by other tools can be). Shared by
+/// render and the model-calling endpoints; the caller checks permission first.
+pub(crate) fn resolve_template(
+    state: &AppState,
+    r: &PromptRef,
+    env: Option<&Environment>,
+) -> ApiResult<(Arc<PromptEntry>, promptd_template::Prompt)> {
+    let entry = state
+        .index
+        .read()
+        .resolve(&r.base, env, r.version)
+        .ok_or_else(|| not_found(r, env))?;
+    let template = entry
+        .template
+        .get(&entry.record, &state.settings.engine)
+        .clone()
+        .map_err(|e| {
+            ApiError::Detail(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!(
+                    "Prompt {} version {} has no usable template: {e}",
+                    r.base, entry.record.version
+                ),
+            )
+        })?;
+    Ok((entry, template))
+}
+
 /// `POST /prompts/{id}/render`: the messages a prompt renders to, without calling a model.
 pub async fn render(
     State(state): State<AppState>,
@@ -663,24 +692,7 @@ pub async fn render(
         return Err(ApiError::Validation(errors));
     }
     refuse_read(&caller, &r)?;
-    let entry = state
-        .index
-        .read()
-        .resolve(&r.base, env.as_ref(), r.version)
-        .ok_or_else(|| not_found(&r, env.as_ref()))?;
-    let template = entry
-        .template
-        .get(&entry.record, &state.settings.engine)
-        .as_ref()
-        .map_err(|e| {
-            ApiError::Detail(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                format!(
-                    "Prompt {} version {} has no usable template: {e}",
-                    r.base, entry.record.version
-                ),
-            )
-        })?;
+    let (entry, template) = resolve_template(&state, &r, env.as_ref())?;
     let messages = template
         .render(&vars)
         .map_err(|e| ApiError::bad_request(format!("Error rendering prompt '{}': {e}", r.base)))?;

@@ -269,27 +269,7 @@ pub async fn chat_completions(
             r.base
         )));
     }
-    let entry = state
-        .index
-        .read()
-        .resolve(&r.base, env.as_ref(), r.version)
-        .ok_or_else(|| match &env {
-            Some(e) => ApiError::not_found(format!("Prompt {r} not found in environment {e}")),
-            None => ApiError::not_found(format!("Prompt {r} not found")),
-        })?;
-    let template = entry
-        .template
-        .get(&entry.record, &state.settings.engine)
-        .as_ref()
-        .map_err(|e| {
-            ApiError::Detail(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                format!(
-                    "Prompt {} version {} has no usable template: {e}",
-                    r.base, entry.record.version
-                ),
-            )
-        })?;
+    let (entry, template) = super::prompts::resolve_template(&state, &r, env.as_ref())?;
     let rendered = template
         .render(&vars)
         .map_err(|e| ApiError::bad_request(format!("Error compiling prompt '{}': {e}", r.base)))?;
