@@ -267,7 +267,6 @@ fn default_environment<'a>(present: impl Iterator<Item = &'a String>) -> Option<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::Map;
 
     fn entry(id: &str, env: &str, v: Version, source: PromptSource) -> Entry<()> {
         Entry {
@@ -277,8 +276,8 @@ mod tests {
                 version: v,
                 environment: Environment::from_trusted(env),
                 created_by: None,
-                litellm_params: Map::new(),
-                prompt_info: Map::new(),
+                litellm_params: Default::default(),
+                prompt_info: Default::default(),
                 created_at: None,
                 updated_at: None,
                 source,

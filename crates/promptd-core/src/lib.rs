@@ -14,5 +14,5 @@ pub mod time_fmt;
 pub use ids::{Environment, IdError, PromptId, PromptRef, Version};
 pub use index::{Entry, Index, Resolved};
 pub use principal::{Principal, Role};
-pub use record::{KeyRecord, NewVersion, PromptRecord, PromptSource};
+pub use record::{JsonObject, KeyRecord, NewVersion, PromptRecord, PromptSource};
 pub use store::{Change, Store, StoreError};

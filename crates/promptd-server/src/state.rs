@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use parking_lot::RwLock;
 use promptd_core::{
-    Change, Entry, Environment, Index, KeyRecord, NewVersion, PromptId, PromptRecord, PromptSource,
-    Store, Version,
+    Change, Entry, Environment, Index, JsonObject, KeyRecord, NewVersion, PromptId, PromptRecord,
+    PromptSource, Store, Version,
 };
 use promptd_template::{EngineOptions, Prompt};
 use sha2::{Digest, Sha256};
@@ -49,7 +49,7 @@ impl LazyTemplate {
         self.compiled.get_or_init(|| {
             let text = match &self.file_text {
                 Some(t) => t.clone(),
-                None => match template_source(&record.litellm_params)? {
+                None => match template_source(&record.litellm_params.to_map())? {
                     TemplateSource::Text(t) => t,
                     TemplateSource::File(p) => {
                         return Err(format!(
@@ -171,8 +171,8 @@ impl App {
                     version: 1,
                     environment: Environment::development(),
                     created_by: None,
-                    litellm_params: cp.litellm_params,
-                    prompt_info: cp.prompt_info,
+                    litellm_params: JsonObject::from_map(&cp.litellm_params),
+                    prompt_info: JsonObject::from_map(&cp.prompt_info),
                     created_at: None,
                     updated_at: None,
                     source: PromptSource::Config,

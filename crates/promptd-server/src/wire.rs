@@ -214,8 +214,8 @@ pub fn spec_json(rec: &PromptRecord, id: &str, version: Option<u32>) -> Value {
         .unwrap_or(Value::Null);
     json!({
         "prompt_id": id,
-        "litellm_params": Value::Object(redact(&rec.litellm_params)),
-        "prompt_info": Value::Object(rec.prompt_info.clone()),
+        "litellm_params": Value::Object(redact(&rec.litellm_params.to_map())),
+        "prompt_info": Value::Object(rec.prompt_info.to_map()),
         "created_at": ts(rec.created_at),
         "updated_at": ts(rec.updated_at),
         "version": version,

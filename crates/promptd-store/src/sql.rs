@@ -6,8 +6,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use promptd_core::time_fmt::now_ms;
 use promptd_core::{
-    Environment, KeyRecord, NewVersion, PromptId, PromptRecord, PromptSource, Role, Store,
-    StoreError, Version,
+    Environment, JsonObject, KeyRecord, NewVersion, PromptId, PromptRecord, PromptSource, Role,
+    Store, StoreError, Version,
 };
 use serde_json::{Map, Value};
 use sqlx::any::{AnyPoolOptions, AnyRow};
@@ -202,8 +202,8 @@ fn prompt_row(row: &AnyRow) -> Result<PromptRecord, sqlx::Error> {
         version: u32::try_from(version).unwrap_or(u32::MAX),
         environment: Environment::from_trusted(row.try_get::<String, _>("environment")?),
         created_by: row.try_get("created_by")?,
-        litellm_params: json_map(&litellm_params),
-        prompt_info: json_map(&prompt_info),
+        litellm_params: JsonObject::from_stored(&litellm_params),
+        prompt_info: JsonObject::from_stored(&prompt_info),
         created_at: Some(row.try_get("created_at")?),
         updated_at: Some(row.try_get("updated_at")?),
         source: PromptSource::Db,
@@ -258,8 +258,8 @@ impl Store for SqlStore {
             version: u32::try_from(version).unwrap_or(u32::MAX),
             environment: new.environment,
             created_by: new.created_by,
-            litellm_params: new.litellm_params,
-            prompt_info: new.prompt_info,
+            litellm_params: JsonObject::from_map(&new.litellm_params),
+            prompt_info: JsonObject::from_map(&new.prompt_info),
             created_at: Some(now),
             updated_at: Some(now),
             source: PromptSource::Db,
@@ -392,8 +392,8 @@ impl Store for SqlStore {
             .bind(i64::from(rec.version))
             .bind(rec.environment.as_str())
             .bind(rec.created_by.clone())
-            .bind(json_text(&rec.litellm_params))
-            .bind(json_text(&rec.prompt_info))
+            .bind(rec.litellm_params.as_str())
+            .bind(rec.prompt_info.as_str())
             .bind(rec.created_at.unwrap_or_else(now_ms))
             .bind(rec.updated_at.or(rec.created_at).unwrap_or_else(now_ms))
             .execute(&mut *tx)

@@ -174,8 +174,9 @@ async fn records_round_trip_with_their_json_and_authors(s: &SqlStore) {
         .unwrap();
     assert_eq!(read, vec![written.clone()]);
     assert_eq!(read[0].created_by.as_deref(), Some("tester"));
-    assert_eq!(read[0].litellm_params["dotprompt_content"], "hello {{x}}");
-    let keys: Vec<&String> = read[0].litellm_params.keys().collect();
+    let params = read[0].litellm_params.to_map();
+    assert_eq!(params["dotprompt_content"], "hello {{x}}");
+    let keys: Vec<&String> = params.keys().collect();
     assert_eq!(
         keys,
         ["prompt_integration", "dotprompt_content"],

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use promptd_core::{Environment, PromptId, PromptRecord, PromptSource, Store};
+use promptd_core::{Environment, JsonObject, PromptId, PromptRecord, PromptSource, Store};
 use promptd_server::wire::{SUPPORTED_INTEGRATIONS, TemplateSource, template_source};
 use promptd_store::import::{LiteLlmRow, read_litellm_prompts};
 use serde_json::{Map, Value};
@@ -93,8 +93,8 @@ fn convert(row: &LiteLlmRow) -> Result<PromptRecord, String> {
         version,
         environment,
         created_by: row.created_by.clone(),
-        litellm_params,
-        prompt_info,
+        litellm_params: JsonObject::from_map(&litellm_params),
+        prompt_info: JsonObject::from_map(&prompt_info),
         created_at: row.created_at,
         updated_at: row.updated_at.or(row.created_at),
         source: PromptSource::Db,

@@ -353,7 +353,10 @@ async fn store_version(
     info.insert("environment".into(), env.as_str().into());
     restore_secrets(
         &mut params,
-        previous.as_ref().map(|e| &e.record.litellm_params),
+        previous
+            .as_ref()
+            .map(|e| e.record.litellm_params.to_map())
+            .as_ref(),
     );
     let entry = state
         .append_version(
@@ -491,7 +494,7 @@ pub async fn patch(
     };
     let params = match new_params {
         Some(p) => p.unwrap_or_default(),
-        None => current.record.litellm_params.clone(),
+        None => current.record.litellm_params.to_map(),
     };
     let info = match new_info {
         Some(i) => {
@@ -506,7 +509,7 @@ pub async fn patch(
             }
             i
         }
-        None => current.record.prompt_info.clone(),
+        None => current.record.prompt_info.to_map(),
     };
     store_version(&state, &caller, r.base, env, params, info, Some(current)).await
 }

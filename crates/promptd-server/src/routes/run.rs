@@ -292,7 +292,7 @@ pub async fn chat_completions(
             ]));
         }
     }
-    let params = &entry.record.litellm_params;
+    let params = &entry.record.litellm_params.to_map();
     let requested_model = body.get("model").and_then(Value::as_str).map(str::to_owned);
     let model = match (
         flag(params, "ignore_prompt_manager_model"),

@@ -452,7 +452,7 @@ async fn secrets_in_litellm_params_are_stored_but_never_returned_and_survive_a_r
         .resolve(&promptd_core::PromptId::from_trusted("s"), None, Some(2))
         .unwrap();
     assert_eq!(
-        stored.record.litellm_params["api_key"],
+        stored.record.litellm_params.to_map()["api_key"],
         "sk-upstream-secret"
     );
 }
