@@ -184,20 +184,11 @@ impl App {
             });
         }
         let rows = store.all_versions().await.map_err(|e| e.to_string())?;
-        let mut by_prompt: HashMap<PromptId, Vec<Arc<PromptEntry>>> = HashMap::new();
-        for rec in rows {
-            if index.is_config(&rec.prompt_id) {
-                tracing::warn!(prompt_id = %rec.prompt_id, version = rec.version, "a config prompt shadows this stored version");
-            }
-            let entry = lazy_record(rec);
-            by_prompt
-                .entry(entry.record.prompt_id.clone())
-                .or_default()
-                .push(Arc::new(entry));
+        for rec in rows.iter().filter(|r| index.is_config(&r.prompt_id)) {
+            tracing::warn!(prompt_id = %rec.prompt_id, version = rec.version, "a config prompt shadows this stored version");
         }
-        for (id, entries) in by_prompt {
-            index.replace_stored(&id, entries);
-        }
+        let by_prompt = entries_by_prompt(&index, rows);
+        index.replace_all_stored(by_prompt);
         let keys = store
             .all_keys()
             .await
@@ -336,10 +327,7 @@ impl App {
         let entries: Vec<Arc<PromptEntry>> = {
             let idx = self.index.read();
             rows.into_iter()
-                .map(|rec| match idx.find_stored(id, &rec.id) {
-                    Some(e) if e.record == rec => e,
-                    _ => Arc::new(lazy_record(rec)),
-                })
+                .map(|rec| reuse_or_new(&idx, rec))
                 .collect()
         };
         self.index.write().replace_stored(id, entries);
@@ -358,21 +346,8 @@ impl App {
     pub async fn resync(&self) -> ApiResult<()> {
         let _w = self.write_lock.lock().await;
         let rows = self.store.all_versions().await?;
-        let mut by_prompt: HashMap<PromptId, Vec<Arc<PromptEntry>>> = HashMap::new();
-        {
-            let idx = self.index.read();
-            for rec in rows {
-                let id = rec.prompt_id.clone();
-                let entry = match idx.find_stored(&id, &rec.id) {
-                    Some(e) if e.record == rec => e,
-                    _ => Arc::new(lazy_record(rec)),
-                };
-                by_prompt.entry(id).or_default().push(entry);
-            }
-        }
-        self.index
-            .write()
-            .replace_all_stored(by_prompt.into_iter().collect());
+        let by_prompt = entries_by_prompt(&self.index.read(), rows);
+        self.index.write().replace_all_stored(by_prompt);
         self.clear_caches();
         drop(_w);
         self.refresh_keys().await
@@ -413,6 +388,30 @@ pub fn lazy_record(rec: PromptRecord) -> PromptEntry {
         record: rec,
         template: LazyTemplate::default(),
     }
+}
+
+/// The entry already in `idx` for this exact record (keeping its compiled template), or a new one.
+fn reuse_or_new(idx: &Index<LazyTemplate>, rec: PromptRecord) -> Arc<PromptEntry> {
+    match idx.find_stored(&rec.prompt_id, &rec.id) {
+        Some(e) if e.record == rec => e,
+        _ => Arc::new(lazy_record(rec)),
+    }
+}
+
+/// Stored rows grouped into index entries per prompt, reusing unchanged entries of `idx`.
+fn entries_by_prompt(
+    idx: &Index<LazyTemplate>,
+    rows: Vec<PromptRecord>,
+) -> Vec<(PromptId, Vec<Arc<PromptEntry>>)> {
+    let mut by_prompt: HashMap<PromptId, Vec<Arc<PromptEntry>>> = HashMap::new();
+    for rec in rows {
+        let id = rec.prompt_id.clone();
+        by_prompt
+            .entry(id)
+            .or_default()
+            .push(reuse_or_new(idx, rec));
+    }
+    by_prompt.into_iter().collect()
 }
 
 /// A tiny error alias so `App::new` needs no extra dependency.

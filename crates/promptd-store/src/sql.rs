@@ -183,15 +183,6 @@ fn json_text(m: &Map<String, Value>) -> String {
     serde_json::to_string(m).unwrap_or_else(|_| "{}".to_owned())
 }
 
-/// Accepts a JSON object, or a string holding one (LiteLLM writes both).
-fn json_map(text: &str) -> Map<String, Value> {
-    match serde_json::from_str::<Value>(text) {
-        Ok(Value::Object(m)) => m,
-        Ok(Value::String(inner)) => json_map(&inner),
-        _ => Map::new(),
-    }
-}
-
 fn prompt_row(row: &AnyRow) -> Result<PromptRecord, sqlx::Error> {
     let version: i64 = row.try_get("version")?;
     let litellm_params: String = row.try_get("litellm_params")?;
@@ -219,7 +210,7 @@ fn key_row(row: &AnyRow) -> Result<KeyRecord, sqlx::Error> {
         key_alias: row.try_get("key_alias")?,
         user_id: row.try_get("user_id")?,
         user_role: Role::parse(&role).unwrap_or(Role::InternalUser),
-        metadata: json_map(&metadata),
+        metadata: JsonObject::from_stored(&metadata).to_map(),
         expires_at: row.try_get("expires_at")?,
         created_at: row.try_get("created_at")?,
         created_by: row.try_get("created_by")?,
