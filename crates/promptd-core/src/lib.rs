@@ -13,6 +13,6 @@ pub mod time_fmt;
 
 pub use ids::{Environment, IdError, PromptId, PromptRef, Version};
 pub use index::{Entry, Index, Resolved};
-pub use principal::{Principal, Role};
+pub use principal::{Principal, Reach, Role};
 pub use record::{JsonObject, KeyRecord, NewVersion, PromptRecord, PromptSource};
-pub use store::{Change, Store, StoreError};
+pub use store::{Change, Derive, Store, StoreError};

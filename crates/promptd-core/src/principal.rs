@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::ids::PromptRef;
+use crate::ids::{Environment, PromptRef};
 
 /// LiteLLM's user roles that promptd understands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -38,14 +38,102 @@ impl fmt::Display for Role {
     }
 }
 
+/// What a key may reach: the prompts it may read and write (`metadata.prompts`) and the
+/// environments it may write into (`metadata.environments`). `None` means no limit. Parsed once,
+/// when a key is created or loaded, never per check.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Reach {
+    /// Allow-list entries: a base id (every version) or one version (`greeting.v2`).
+    pub prompts: Option<Vec<PromptRef>>,
+    /// Environments this key may write, promote or roll back into.
+    pub environments: Option<Vec<Environment>>,
+}
+
+impl Reach {
+    /// Reads `metadata.prompts` and `metadata.environments` of a key, naming the field that is
+    /// malformed and how to write it.
+    pub fn from_metadata(
+        metadata: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Reach, String> {
+        fn list<T>(
+            metadata: &serde_json::Map<String, serde_json::Value>,
+            name: &str,
+            example: &str,
+            parse: impl Fn(&str) -> Result<T, String>,
+        ) -> Result<Option<Vec<T>>, String> {
+            let bad = |why: String| format!("metadata.{name} must be a list of {example}: {why}");
+            match metadata.get(name) {
+                None | Some(serde_json::Value::Null) => Ok(None),
+                Some(serde_json::Value::Array(items)) => items
+                    .iter()
+                    .map(|v| match v.as_str() {
+                        Some(s) => parse(s).map_err(|e| bad(format!("'{s}': {e}"))),
+                        None => Err(bad(format!("{v} is not a string"))),
+                    })
+                    .collect::<Result<Vec<T>, String>>()
+                    .map(Some),
+                Some(other) => Err(bad(format!("got {other}"))),
+            }
+        }
+        Ok(Reach {
+            prompts: list(
+                metadata,
+                "prompts",
+                "prompt ids, e.g. [\"greeting\", \"summarizer.v2\"]",
+                |s| PromptRef::parse(s).map_err(|e| e.to_string()),
+            )?,
+            environments: list(
+                metadata,
+                "environments",
+                "environments, e.g. [\"development\", \"staging\"]",
+                |s| Environment::parse(s).map_err(|e| e.to_string()),
+            )?,
+        })
+    }
+
+    /// Whether an allow-list entry covers `r` (a base entry covers every version).
+    fn entry_covers(entry: &PromptRef, r: &PromptRef) -> bool {
+        entry.base == r.base && (entry.version.is_none() || entry.version == r.version)
+    }
+
+    /// Whether everything `other` reaches, `self` reaches too (for prompts and environments).
+    pub fn covers(&self, other: &Reach) -> bool {
+        let prompts = match (&self.prompts, &other.prompts) {
+            (None, _) => true,
+            (Some(_), None) => false,
+            (Some(mine), Some(theirs)) => theirs
+                .iter()
+                .all(|t| mine.iter().any(|m| Reach::entry_covers(m, t))),
+        };
+        let envs = match (&self.environments, &other.environments) {
+            (None, _) => true,
+            (Some(_), None) => false,
+            (Some(mine), Some(theirs)) => theirs.iter().all(|t| mine.contains(t)),
+        };
+        prompts && envs
+    }
+}
+
+impl Role {
+    /// Roles ordered by what they may do: an admin can do all a viewer can, a viewer all an
+    /// internal user can.
+    pub fn rank(self) -> u8 {
+        match self {
+            Role::ProxyAdmin => 2,
+            Role::ProxyAdminViewer => 1,
+            Role::InternalUser => 0,
+        }
+    }
+}
+
 /// The authenticated caller of one request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Principal {
     pub role: Role,
     /// Written to `created_by`. The master key is `default_user_id`, as in LiteLLM.
     pub user_id: Option<String>,
-    /// `metadata.prompts` of the key: when present, reads are limited to these ids.
-    pub allowed_prompts: Option<Vec<String>>,
+    /// The key's limits; the master key has none.
+    pub reach: Reach,
     /// The SHA-256 token of the key, `None` for the master key.
     pub token: Option<String>,
 }
@@ -57,8 +145,18 @@ impl Principal {
         Principal {
             role: Role::ProxyAdmin,
             user_id: Some(Self::ADMIN_USER_ID.to_owned()),
-            allowed_prompts: None,
+            reach: Reach::default(),
             token: None,
+        }
+    }
+
+    /// The principal of a key with `role` and `reach`.
+    pub fn of_key(role: Role, reach: Reach, user_id: Option<String>, token: String) -> Principal {
+        Principal {
+            role,
+            user_id,
+            reach,
+            token: Some(token),
         }
     }
 
@@ -68,7 +166,31 @@ impl Principal {
 
     /// Whether this caller may read every prompt (list everything, see all versions).
     pub fn reads_everything(&self) -> bool {
-        self.allowed_prompts.is_none() && self.role != Role::InternalUser
+        self.reach.prompts.is_none() && self.role != Role::InternalUser
+    }
+
+    /// The prompts this caller may read, as a reach (an internal user without an allow-list
+    /// reads nothing).
+    pub fn effective_reach(&self) -> Reach {
+        Reach {
+            prompts: match (&self.reach.prompts, self.role) {
+                (None, Role::InternalUser) => Some(Vec::new()),
+                (p, _) => p.clone(),
+            },
+            environments: self.reach.environments.clone(),
+        }
+    }
+
+    /// Whether this caller can do everything `role` with `reach` can: the test for creating,
+    /// changing, seeing or deleting another key. A key can never hand out more than it has.
+    pub fn covers_key(&self, role: Role, reach: &Reach) -> bool {
+        let other = Principal {
+            role,
+            user_id: None,
+            reach: reach.clone(),
+            token: None,
+        };
+        role.rank() <= self.role.rank() && self.effective_reach().covers(&other.effective_reach())
     }
 
     /// Whether this caller may read the prompt `r` (a base id, or one version of it).
@@ -76,14 +198,8 @@ impl Principal {
     /// An allow-list entry names a base id (every version) or one version (`greeting.v2`).
     /// An internal user without an allow-list reads nothing.
     pub fn may_read(&self, r: &PromptRef) -> bool {
-        match &self.allowed_prompts {
-            Some(list) => list.iter().any(|entry| match PromptRef::parse(entry) {
-                Ok(allowed) => {
-                    allowed.base == r.base
-                        && (allowed.version.is_none() || allowed.version == r.version)
-                }
-                Err(_) => false,
-            }),
+        match &self.reach.prompts {
+            Some(list) => list.iter().any(|entry| Reach::entry_covers(entry, r)),
             None => self.role != Role::InternalUser,
         }
     }
@@ -95,6 +211,20 @@ impl Principal {
             version: None,
         })
     }
+
+    /// Whether this caller may write versions of `base` (an allow-list entry for the whole
+    /// prompt is needed: one pinned version does not allow new ones).
+    pub fn may_write_prompt(&self, base: &crate::ids::PromptId) -> bool {
+        self.can_write() && self.may_list(base)
+    }
+
+    /// Whether this caller may write into `env` (its key's `metadata.environments`).
+    pub fn may_write_environment(&self, env: &Environment) -> bool {
+        self.reach
+            .environments
+            .as_ref()
+            .is_none_or(|list| list.contains(env))
+    }
 }
 
 #[cfg(test)]
@@ -105,7 +235,10 @@ mod tests {
         Principal {
             role,
             user_id: None,
-            allowed_prompts: list.map(|l| l.iter().map(|s| s.to_string()).collect()),
+            reach: Reach {
+                prompts: list.map(|l| l.iter().map(|s| PromptRef::parse(s).unwrap()).collect()),
+                environments: None,
+            },
             token: None,
         }
     }

@@ -27,13 +27,42 @@ pub enum StoreError {
     /// Anything else the database reported; not the caller's fault.
     #[error("database error: {0}")]
     Internal(String),
+    /// The caller's [`Derive`] refused to build a version from the base it was given; nothing
+    /// was written. The boxed error is the caller's own, handed back unchanged.
+    #[error("{0}")]
+    Rejected(Box<dyn std::error::Error + Send + Sync>),
 }
+
+/// Builds a new version from the base version read inside the writing transaction (`None`
+/// when there is none). Used by every read-modify-write (PATCH, PUT restoring secrets, and
+/// later promote, rollback, restore), so a concurrent write can never be silently reverted by
+/// a writer that read its base before the other one committed.
+pub type Derive = Box<
+    dyn FnOnce(
+            Option<&PromptRecord>,
+        ) -> Result<NewVersion, Box<dyn std::error::Error + Send + Sync>>
+        + Send,
+>;
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Appends the next version for (prompt, environment), allocating the number atomically:
     /// concurrent appends get consecutive numbers and never collide.
     async fn append_version(&self, new: NewVersion) -> Result<PromptRecord, StoreError>;
+
+    /// Appends the next version for (prompt, environment) built by `derive` from the base it
+    /// reads in the same transaction, after the version number (and with it the right to
+    /// write this environment) was taken: `base_version` names the base, `None` = the latest of
+    /// the environment. If `derive` fails nothing is written and its error comes back as
+    /// [`StoreError::Rejected`]. The version `derive` returns must be for the same prompt and
+    /// environment.
+    async fn append_derived(
+        &self,
+        prompt_id: &PromptId,
+        environment: &Environment,
+        base_version: Option<Version>,
+        derive: Derive,
+    ) -> Result<PromptRecord, StoreError>;
 
     /// Every stored version of one prompt, in all environments.
     async fn prompt_versions(&self, prompt_id: &PromptId) -> Result<Vec<PromptRecord>, StoreError>;

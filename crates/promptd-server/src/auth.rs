@@ -68,35 +68,21 @@ impl FromRequestParts<AppState> for Caller {
         if state.is_master_key(key) {
             return Ok(Caller(Principal::master()));
         }
-        let Some(rec) = state.find_key(key) else {
+        let Some(entry) = state.find_key(key) else {
             return Err(ApiError::Unauthenticated(format!(
                 "Authentication Error, Invalid proxy server token passed. Received API key {}: it is neither the master key nor a key created with POST /key/generate (or it was deleted).",
                 abbreviate(key)
             )));
         };
-        if let Some(exp) = rec.expires_at
+        if let Some(exp) = entry.record.expires_at
             && exp <= now_ms()
         {
             return Err(ApiError::Unauthenticated(format!(
                 "Authentication Error - Expired Key. Key={} expired at {}. Create a new key with POST /key/generate.",
-                rec.key_name,
+                entry.record.key_name,
                 format_ms(exp)
             )));
         }
-        let allowed = rec
-            .metadata
-            .get("prompts")
-            .and_then(|v| v.as_array())
-            .map(|a| {
-                a.iter()
-                    .filter_map(|x| x.as_str().map(str::to_owned))
-                    .collect::<Vec<_>>()
-            });
-        Ok(Caller(Principal {
-            role: rec.user_role,
-            user_id: rec.user_id.clone(),
-            allowed_prompts: allowed,
-            token: Some(rec.token.clone()),
-        }))
+        Ok(Caller(entry.principal()))
     }
 }

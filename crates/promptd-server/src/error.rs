@@ -76,6 +76,11 @@ impl From<StoreError> for ApiError {
             StoreError::Unavailable(m) => ApiError::Unavailable(m),
             StoreError::Conflict(m) => ApiError::Detail(StatusCode::CONFLICT, m),
             StoreError::Internal(m) => ApiError::Internal(m),
+            // A read-modify-write's own refusal (see `App::append_derived`), handed back.
+            StoreError::Rejected(b) => match b.downcast::<ApiError>() {
+                Ok(api) => *api,
+                Err(other) => ApiError::Internal(other.to_string()),
+            },
         }
     }
 }

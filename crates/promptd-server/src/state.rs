@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use parking_lot::RwLock;
 use promptd_core::{
-    Change, Entry, Environment, Index, JsonObject, KeyRecord, NewVersion, PromptId, PromptRecord,
-    PromptSource, Store, Version,
+    Change, Entry, Environment, Index, JsonObject, KeyRecord, NewVersion, Principal, PromptId,
+    PromptRecord, PromptSource, Reach, Store, Version,
 };
 use promptd_template::{EngineOptions, Prompt};
 use sha2::{Digest, Sha256};
@@ -70,6 +70,8 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// Template limits and escaping.
     pub engine: EngineOptions,
+    /// Serve `/metrics` without a key (`promptd_settings.metrics_public`).
+    pub metrics_public: bool,
 }
 
 impl Default for Settings {
@@ -77,6 +79,7 @@ impl Default for Settings {
         Settings {
             max_body_bytes: 1024 * 1024,
             engine: EngineOptions::default(),
+            metrics_public: false,
         }
     }
 }
@@ -107,8 +110,8 @@ pub struct App {
     pub store: Arc<dyn Store>,
     /// Every prompt version, served to reads without touching the store.
     pub index: RwLock<Index<LazyTemplate>>,
-    /// Virtual keys by token (SHA-256 hex of the key).
-    pub keys: RwLock<HashMap<String, KeyRecord>>,
+    /// Virtual keys by token (SHA-256 hex of the key), with their reach parsed once.
+    pub keys: RwLock<HashMap<String, KeyEntry>>,
     /// SHA-256 of the master key; `None` means authentication is off (loopback only).
     pub master_key_hash: Option<[u8; 32]>,
     pub settings: Settings,
@@ -189,13 +192,7 @@ impl App {
         }
         let by_prompt = entries_by_prompt(&index, rows);
         index.replace_all_stored(by_prompt);
-        let keys = store
-            .all_keys()
-            .await
-            .map_err(|e| e.to_string())?
-            .into_iter()
-            .map(|k| (k.token.clone(), k))
-            .collect();
+        let keys = key_map(store.all_keys().await.map_err(|e| e.to_string())?);
         Ok(App {
             store,
             index: RwLock::new(index),
@@ -262,11 +259,11 @@ impl App {
 
     /// The virtual key whose secret is `key`, if any (lookup by hash, then a constant-time
     /// comparison of the hashes).
-    pub fn find_key(&self, key: &str) -> Option<KeyRecord> {
+    pub fn find_key(&self, key: &str) -> Option<KeyEntry> {
         let token = token_of(key);
         let keys = self.keys.read();
-        let rec = keys.get(&token)?;
-        bool::from(rec.token.as_bytes().ct_eq(token.as_bytes())).then(|| rec.clone())
+        let entry = keys.get(&token)?;
+        bool::from(entry.record.token.as_bytes().ct_eq(token.as_bytes())).then(|| entry.clone())
     }
 
     /// Compiles a template for a write, turning errors into a 400 that says where.
@@ -275,18 +272,49 @@ impl App {
             .map_err(|e| ApiError::bad_request(format!("Invalid prompt template: {e}")))
     }
 
-    /// Appends a version after its template was validated, then shows it to reads.
-    pub async fn append_version(
+    /// A read-modify-write: `derive` receives the base version read inside the writing
+    /// transaction (`base_version`, or the latest of `env` when `None`), after this
+    /// environment's next number was taken, and returns the new version with its compiled
+    /// template. A concurrent writer (on this instance or another) therefore either committed
+    /// before the base was read or waits until this write commits: no acknowledged change is
+    /// ever built upon a stale base and silently reverted. An error from `derive` comes back
+    /// unchanged and nothing is written.
+    pub async fn append_derived(
         &self,
-        new: NewVersion,
-        template: Prompt,
+        prompt_id: &PromptId,
+        env: &Environment,
+        base_version: Option<Version>,
+        derive: impl FnOnce(Option<&PromptRecord>) -> ApiResult<(NewVersion, Prompt)> + Send + 'static,
     ) -> ApiResult<Arc<PromptEntry>> {
         let _w = self.write_lock.lock().await;
-        let rec = self.store.append_version(new).await?;
-        let entry = Arc::new(Entry {
+        let compiled: Arc<parking_lot::Mutex<Option<Prompt>>> = Arc::default();
+        let slot = compiled.clone();
+        let rec = self
+            .store
+            .append_derived(
+                prompt_id,
+                env,
+                base_version,
+                Box::new(move |base| {
+                    let (new, template) = derive(base)
+                        .map_err(|e| -> Box<dyn std::error::Error + Send + Sync> { Box::new(e) })?;
+                    *slot.lock() = Some(template);
+                    Ok(new)
+                }),
+            )
+            .await?;
+        let template = match compiled.lock().take() {
+            Some(t) => LazyTemplate::compiled(t),
+            None => LazyTemplate::default(),
+        };
+        Ok(self.show_appended(Arc::new(Entry {
             record: rec,
-            template: LazyTemplate::compiled(template),
-        });
+            template,
+        })))
+    }
+
+    /// Puts a committed version into the index and empties the answer caches.
+    fn show_appended(&self, entry: Arc<PromptEntry>) -> Arc<PromptEntry> {
         {
             let mut idx = self.index.write();
             let id = entry.record.prompt_id.clone();
@@ -295,7 +323,7 @@ impl App {
             idx.replace_stored(&id, all);
         }
         self.clear_caches();
-        Ok(entry)
+        entry
     }
 
     /// Deletes versions in the store, then forgets them in memory.
@@ -338,7 +366,7 @@ impl App {
     /// Re-reads every key from the store.
     pub async fn refresh_keys(&self) -> ApiResult<()> {
         let keys = self.store.all_keys().await?;
-        *self.keys.write() = keys.into_iter().map(|k| (k.token.clone(), k)).collect();
+        *self.keys.write() = key_map(keys);
         Ok(())
     }
 
@@ -368,7 +396,9 @@ impl App {
 
     pub async fn insert_key(&self, key: KeyRecord) -> ApiResult<()> {
         self.store.insert_key(&key).await?;
-        self.keys.write().insert(key.token.clone(), key);
+        self.keys
+            .write()
+            .insert(key.token.clone(), KeyEntry::new(key));
         Ok(())
     }
 
@@ -380,6 +410,44 @@ impl App {
         }
         Ok(gone)
     }
+}
+
+/// A virtual key in memory: its record and its reach, parsed once when loaded.
+#[derive(Debug, Clone)]
+pub struct KeyEntry {
+    pub record: KeyRecord,
+    pub reach: Reach,
+}
+
+impl KeyEntry {
+    /// Parses the key's reach. A stored key whose metadata cannot be read (written by another
+    /// tool) reaches nothing rather than everything: failing closed.
+    pub fn new(record: KeyRecord) -> KeyEntry {
+        let reach = Reach::from_metadata(&record.metadata).unwrap_or_else(|e| {
+            tracing::warn!(key = %record.key_name, error = %e, "a stored key has unreadable metadata; it reaches no prompt and no environment");
+            Reach {
+                prompts: Some(Vec::new()),
+                environments: Some(Vec::new()),
+            }
+        });
+        KeyEntry { record, reach }
+    }
+
+    /// The principal a request made with this key acts as.
+    pub fn principal(&self) -> Principal {
+        Principal::of_key(
+            self.record.user_role,
+            self.reach.clone(),
+            self.record.user_id.clone(),
+            self.record.token.clone(),
+        )
+    }
+}
+
+fn key_map(keys: Vec<KeyRecord>) -> HashMap<String, KeyEntry> {
+    keys.into_iter()
+        .map(|k| (k.token.clone(), KeyEntry::new(k)))
+        .collect()
 }
 
 /// Builds an index entry from a stored record; its template compiles on first use.

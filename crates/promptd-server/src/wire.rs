@@ -169,34 +169,143 @@ pub fn environment_of(prompt_info: &Map<String, Value>) -> Result<Environment, A
     }
 }
 
-/// Whether a `litellm_params` key holds a secret that is stored but never returned.
+/// Words that mark a `litellm_params` key (at any depth) as holding a credential.
+const CREDENTIAL_WORDS: &[&str] = &[
+    "key",
+    "apikey",
+    "token",
+    "secret",
+    "password",
+    "passwd",
+    "pwd",
+    "passphrase",
+    "credential",
+    "credentials",
+    "auth",
+    "authorization",
+    "private",
+];
+
+/// `litellm_params` fields that hold the template itself: content, shown as it is.
+const TEMPLATE_FIELDS: &[&str] = &["dotprompt_content", "prompt_data", "prompt_file"];
+
+/// Whether a key name looks like a credential: one of its words (split at `_`, `-`, `.`,
+/// spaces and camelCase humps, compared without case) is in [`CREDENTIAL_WORDS`]. So
+/// `api_key`, `db_password`, `vertex_credentials`, `accessToken` and `private_key_id` are
+/// credentials; `max_tokens` and `keywords` are not.
 pub fn is_secret_key(k: &str) -> bool {
-    k == "api_key" || k.ends_with("_key") || k.ends_with("_token") || k.ends_with("_secret")
+    let mut word = String::new();
+    let mut prev_lower = false;
+    let mut found = false;
+    let mut flush = |w: &mut String| {
+        if !w.is_empty() {
+            found |= CREDENTIAL_WORDS.contains(&w.as_str());
+            w.clear();
+        }
+    };
+    for c in k.chars() {
+        if !c.is_alphanumeric() {
+            flush(&mut word);
+            prev_lower = false;
+            continue;
+        }
+        if c.is_uppercase() && prev_lower {
+            flush(&mut word);
+        }
+        prev_lower = c.is_lowercase() || c.is_ascii_digit();
+        word.extend(c.to_lowercase());
+    }
+    flush(&mut word);
+    found
 }
 
-/// A copy of `litellm_params` with every non-null secret replaced by [`REDACTED`].
+/// `scheme://user:pass@host…` with the user information replaced by [`REDACTED`]; `None` when
+/// the text is not a URL with user information.
+fn redact_url_userinfo(s: &str) -> Option<String> {
+    let (scheme, rest) = s.split_once("://")?;
+    let scheme_ok = scheme
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    if !scheme_ok {
+        return None;
+    }
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let at = rest[..authority_end].rfind('@')?;
+    Some(format!("{scheme}://{REDACTED}@{}", &rest[at + 1..]))
+}
+
+/// The redacted form of one value: everything under a credential key becomes [`REDACTED`],
+/// and URLs lose their user information, at any depth.
+fn redact_value(v: &Value, under_credential_key: bool) -> Value {
+    match v {
+        Value::Null => Value::Null,
+        _ if under_credential_key => Value::from(REDACTED),
+        Value::String(s) => redact_url_userinfo(s).map_or_else(|| v.clone(), Value::from),
+        Value::Array(items) => Value::Array(items.iter().map(|i| redact_value(i, false)).collect()),
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, v)| (k.clone(), redact_value(v, is_secret_key(k))))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// A copy of `litellm_params` as every reader sees it: values under credential-like keys (at
+/// any depth) are [`REDACTED`], and user information in URLs (`https://user:PASS@host`) is
+/// replaced by it. The template fields are content and are shown as they are.
 pub fn redact(params: &Map<String, Value>) -> Map<String, Value> {
     params
         .iter()
         .map(|(k, v)| {
-            if is_secret_key(k) && !v.is_null() {
-                (k.clone(), Value::from(REDACTED))
-            } else {
+            if TEMPLATE_FIELDS.contains(&k.as_str()) {
                 (k.clone(), v.clone())
+            } else {
+                (k.clone(), redact_value(v, is_secret_key(k)))
             }
         })
         .collect()
 }
 
-/// Puts back stored secrets where a client sent the redaction marker.
+/// Puts back what a client sent back redacted: wherever the new value equals the redacted form
+/// of the stored value at the same place, the stored value is kept. A marker under a
+/// credential key with nothing stored to restore becomes `null` (the marker is never stored as
+/// a secret).
 pub fn restore_secrets(params: &mut Map<String, Value>, previous: Option<&Map<String, Value>>) {
     for (k, v) in params.iter_mut() {
-        if is_secret_key(k) && v.as_str() == Some(REDACTED) {
-            *v = previous
-                .and_then(|p| p.get(k))
-                .cloned()
-                .unwrap_or(Value::Null);
+        if TEMPLATE_FIELDS.contains(&k.as_str()) {
+            continue;
         }
+        restore_value(v, previous.and_then(|p| p.get(k)), is_secret_key(k));
+    }
+}
+
+fn restore_value(v: &mut Value, previous: Option<&Value>, credential_key: bool) {
+    if let Some(p) = previous
+        && *v != *p
+        && redact_value(p, credential_key) == *v
+    {
+        *v = p.clone();
+        return;
+    }
+    match v {
+        Value::String(s) if credential_key && s == REDACTED => *v = Value::Null,
+        Value::Object(m) => {
+            for (k, child) in m.iter_mut() {
+                let prev = previous.and_then(|p| p.get(k.as_str()));
+                restore_value(child, prev, is_secret_key(k));
+            }
+        }
+        Value::Array(items) => {
+            for (i, child) in items.iter_mut().enumerate() {
+                restore_value(child, previous.and_then(|p| p.get(i)), false);
+            }
+        }
+        _ => {}
     }
 }
 
@@ -383,6 +492,75 @@ mod tests {
         let mut back = shown.clone();
         restore_secrets(&mut back, Some(&stored));
         assert_eq!(back, stored);
+    }
+
+    #[test]
+    fn credential_words_are_found_in_any_spelling_but_not_inside_other_words() {
+        for k in [
+            "api_key",
+            "db_password",
+            "vertex_credentials",
+            "accessToken",
+            "private_key_id",
+            "aws_secret_access_key",
+            "Authorization",
+            "basic-auth",
+            "passwd",
+        ] {
+            assert!(is_secret_key(k), "{k}");
+        }
+        for k in [
+            "max_tokens",
+            "keywords",
+            "monkey",
+            "author",
+            "model",
+            "api_base",
+        ] {
+            assert!(!is_secret_key(k), "{k}");
+        }
+    }
+
+    #[test]
+    fn nested_credentials_and_url_passwords_are_redacted_and_restored() {
+        let stored: Map<String, Value> = serde_json::from_value(json!({
+            "api_base": "https://user:PASS@host.example/v1?x=1",
+            "db_password": "pw",
+            "vertex_credentials": {"type": "service_account", "private_key": "-----BEGIN"},
+            "extra": {"nested": {"clientSecret": "s", "region": "eu"}, "list": ["postgres://a:b@db/x", 3]},
+            "max_tokens": 10,
+            "dotprompt_content": "User: the api_key is {{api_key}}"
+        }))
+        .unwrap();
+        let shown = redact(&stored);
+        let text = serde_json::to_string(&shown).unwrap();
+        for secret in ["PASS", "\"pw\"", "BEGIN", "\"s\"", "a:b"] {
+            assert!(!text.contains(secret), "{secret} leaked in {text}");
+        }
+        assert_eq!(
+            shown["api_base"],
+            format!("https://{REDACTED}@host.example/v1?x=1")
+        );
+        assert_eq!(shown["vertex_credentials"], REDACTED);
+        assert_eq!(shown["extra"]["nested"]["region"], "eu");
+        assert_eq!(shown["max_tokens"], 10);
+        assert_eq!(shown["dotprompt_content"], stored["dotprompt_content"]);
+        let mut back = shown.clone();
+        restore_secrets(&mut back, Some(&stored));
+        assert_eq!(back, stored);
+    }
+
+    #[test]
+    fn a_changed_url_or_secret_is_kept_as_sent() {
+        let stored: Map<String, Value> =
+            serde_json::from_value(json!({"api_base": "https://u:p@a/v1", "api_key": "old"}))
+                .unwrap();
+        let mut sent: Map<String, Value> =
+            serde_json::from_value(json!({"api_base": "https://u:new@b/v1", "api_key": "new"}))
+                .unwrap();
+        let expected = sent.clone();
+        restore_secrets(&mut sent, Some(&stored));
+        assert_eq!(sent, expected);
     }
 
     #[test]

@@ -13,6 +13,12 @@ pub const INSERT_VERSION: &str = "INSERT INTO prompt_versions \
 pub const SELECT_PROMPT: &str = "SELECT id, prompt_id, version, environment, created_by, litellm_params, prompt_info, created_at, updated_at \
      FROM prompt_versions WHERE prompt_id = $1 ORDER BY environment, version";
 
+pub const SELECT_LATEST_IN_ENV: &str = "SELECT id, prompt_id, version, environment, created_by, litellm_params, prompt_info, created_at, updated_at \
+     FROM prompt_versions WHERE prompt_id = $1 AND environment = $2 ORDER BY version DESC LIMIT 1";
+
+pub const SELECT_ONE_VERSION: &str = "SELECT id, prompt_id, version, environment, created_by, litellm_params, prompt_info, created_at, updated_at \
+     FROM prompt_versions WHERE prompt_id = $1 AND environment = $2 AND version = $3";
+
 pub const SELECT_ALL: &str = "SELECT id, prompt_id, version, environment, created_by, litellm_params, prompt_info, created_at, updated_at \
      FROM prompt_versions ORDER BY prompt_id, environment, version";
 

@@ -6,8 +6,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use promptd_core::time_fmt::now_ms;
 use promptd_core::{
-    Environment, JsonObject, KeyRecord, NewVersion, PromptId, PromptRecord, PromptSource, Role,
-    Store, StoreError, Version,
+    Derive, Environment, JsonObject, KeyRecord, NewVersion, PromptId, PromptRecord, PromptSource,
+    Role, Store, StoreError, Version,
 };
 use serde_json::{Map, Value};
 use sqlx::any::{AnyPoolOptions, AnyRow};
@@ -130,6 +130,85 @@ impl SqlStore {
 }
 
 /// `sqlite://file.db` → `sqlite://file.db?mode=rwc` so a missing file is created.
+impl SqlStore {
+    /// One append transaction: take the next version number (which locks the environment's
+    /// counter row on PostgreSQL and the database on SQLite, so concurrent writers of the same
+    /// environment queue here), read the base if asked (`Some(None)` = the latest, `Some(Some(v))`
+    /// = version v), let `derive` build the version from it, insert, commit. Dropping the
+    /// transaction on any error rolls everything back, the number included.
+    async fn append_in_tx(
+        &self,
+        prompt_id: &PromptId,
+        environment: &Environment,
+        base: Option<Option<Version>>,
+        derive: Derive,
+    ) -> Result<PromptRecord, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let version: i64 = sqlx::query_scalar(q::NEXT_VERSION)
+            .bind(prompt_id.as_str())
+            .bind(environment.as_str())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        let base_row = match base {
+            None => None,
+            Some(None) => sqlx::query(q::SELECT_LATEST_IN_ENV)
+                .bind(prompt_id.as_str())
+                .bind(environment.as_str())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(map_err)?,
+            Some(Some(v)) => sqlx::query(q::SELECT_ONE_VERSION)
+                .bind(prompt_id.as_str())
+                .bind(environment.as_str())
+                .bind(i64::from(v))
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(map_err)?,
+        };
+        let base_rec = base_row
+            .as_ref()
+            .map(prompt_row)
+            .transpose()
+            .map_err(map_err)?;
+        let new = derive(base_rec.as_ref()).map_err(StoreError::Rejected)?;
+        if new.prompt_id != *prompt_id || new.environment != *environment {
+            return Err(StoreError::Internal(format!(
+                "a derived version for {}/{} was built for {}/{}",
+                prompt_id, environment, new.prompt_id, new.environment
+            )));
+        }
+        let id = uuid::Uuid::new_v4().to_string();
+        let now = now_ms();
+        sqlx::query(q::INSERT_VERSION)
+            .bind(&id)
+            .bind(new.prompt_id.as_str())
+            .bind(version)
+            .bind(new.environment.as_str())
+            .bind(new.created_by.clone())
+            .bind(json_text(&new.litellm_params))
+            .bind(json_text(&new.prompt_info))
+            .bind(now)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(PromptRecord {
+            id,
+            prompt_id: new.prompt_id,
+            version: u32::try_from(version).unwrap_or(u32::MAX),
+            environment: new.environment,
+            created_by: new.created_by,
+            litellm_params: JsonObject::from_map(&new.litellm_params),
+            prompt_info: JsonObject::from_map(&new.prompt_info),
+            created_at: Some(now),
+            updated_at: Some(now),
+            source: PromptSource::Db,
+        })
+    }
+}
+
 fn sqlite_url(url: &str) -> String {
     if url.contains("mode=") || url.contains(":memory:") {
         url.to_owned()
@@ -220,41 +299,21 @@ fn key_row(row: &AnyRow) -> Result<KeyRecord, sqlx::Error> {
 #[async_trait]
 impl Store for SqlStore {
     async fn append_version(&self, new: NewVersion) -> Result<PromptRecord, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
-        let version: i64 = sqlx::query_scalar(q::NEXT_VERSION)
-            .bind(new.prompt_id.as_str())
-            .bind(new.environment.as_str())
-            .fetch_one(&mut *tx)
+        let (prompt_id, environment) = (new.prompt_id.clone(), new.environment.clone());
+        // A plain append needs no base: skip reading one.
+        self.append_in_tx(&prompt_id, &environment, None, Box::new(move |_| Ok(new)))
             .await
-            .map_err(map_err)?;
-        let id = uuid::Uuid::new_v4().to_string();
-        let now = now_ms();
-        sqlx::query(q::INSERT_VERSION)
-            .bind(&id)
-            .bind(new.prompt_id.as_str())
-            .bind(version)
-            .bind(new.environment.as_str())
-            .bind(new.created_by.clone())
-            .bind(json_text(&new.litellm_params))
-            .bind(json_text(&new.prompt_info))
-            .bind(now)
-            .bind(now)
-            .execute(&mut *tx)
+    }
+
+    async fn append_derived(
+        &self,
+        prompt_id: &PromptId,
+        environment: &Environment,
+        base_version: Option<Version>,
+        derive: Derive,
+    ) -> Result<PromptRecord, StoreError> {
+        self.append_in_tx(prompt_id, environment, Some(base_version), derive)
             .await
-            .map_err(map_err)?;
-        tx.commit().await.map_err(map_err)?;
-        Ok(PromptRecord {
-            id,
-            prompt_id: new.prompt_id,
-            version: u32::try_from(version).unwrap_or(u32::MAX),
-            environment: new.environment,
-            created_by: new.created_by,
-            litellm_params: JsonObject::from_map(&new.litellm_params),
-            prompt_info: JsonObject::from_map(&new.prompt_info),
-            created_at: Some(now),
-            updated_at: Some(now),
-            source: PromptSource::Db,
-        })
     }
 
     async fn prompt_versions(&self, prompt_id: &PromptId) -> Result<Vec<PromptRecord>, StoreError> {

@@ -121,6 +121,9 @@ conformance!(
     keys_are_stored_listed_and_deleted_by_token,
     a_duplicate_key_alias_is_a_conflict,
     migrating_twice_is_harmless_and_the_schema_is_up_to_date,
+    a_derived_append_reads_its_base_in_the_writing_transaction,
+    concurrent_derived_appends_each_build_on_the_previous_one,
+    a_rejected_derivation_writes_nothing_and_takes_no_number,
 );
 
 async fn versions_are_numbered_per_prompt_and_environment(s: &SqlStore) {
@@ -276,4 +279,118 @@ async fn migrating_twice_is_harmless_and_the_schema_is_up_to_date(s: &SqlStore) 
         promptd_store::SchemaStatus::UpToDate
     );
     s.ping().await.unwrap();
+}
+
+/// A derivation that appends `suffix` to the base's content (or starts from "base").
+fn append_to_base(id: &'static str, suffix: String) -> promptd_core::Derive {
+    Box::new(move |base| {
+        let prev = base
+            .map(|b| {
+                b.litellm_params.to_map()["dotprompt_content"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+            .unwrap_or_else(|| "base".to_owned());
+        Ok(new_version(id, "development", &format!("{prev}{suffix}")))
+    })
+}
+
+fn content(r: &promptd_core::PromptRecord) -> String {
+    r.litellm_params.to_map()["dotprompt_content"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn a_derived_append_reads_its_base_in_the_writing_transaction(s: &SqlStore) {
+    let id = PromptId::from_trusted("r");
+    let dev = Environment::from_trusted("development");
+    let first = s
+        .append_derived(&id, &dev, None, append_to_base("r", "+1".into()))
+        .await
+        .unwrap();
+    assert_eq!((first.version, content(&first)), (1, "base+1".to_owned()));
+    s.append_derived(&id, &dev, None, append_to_base("r", "+2".into()))
+        .await
+        .unwrap();
+    // A pinned base: version 1, not the latest.
+    let pinned = s
+        .append_derived(&id, &dev, Some(1), append_to_base("r", "+3".into()))
+        .await
+        .unwrap();
+    assert_eq!(
+        (pinned.version, content(&pinned)),
+        (3, "base+1+3".to_owned())
+    );
+    // A base that does not exist is given as None.
+    let missing = s
+        .append_derived(
+            &id,
+            &dev,
+            Some(99),
+            Box::new(|base| {
+                assert!(base.is_none());
+                Ok(new_version("r", "development", "fresh"))
+            }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(missing.version, 4);
+}
+
+async fn concurrent_derived_appends_each_build_on_the_previous_one(s: &SqlStore) {
+    let store = Arc::new(s.clone());
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let st = store.clone();
+        tasks.push(tokio::spawn(async move {
+            st.append_derived(
+                &PromptId::from_trusted("chain"),
+                &Environment::from_trusted("development"),
+                None,
+                append_to_base("chain", format!("|{i}")),
+            )
+            .await
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    let all = s
+        .prompt_versions(&PromptId::from_trusted("chain"))
+        .await
+        .unwrap();
+    let latest = all.iter().max_by_key(|r| r.version).unwrap();
+    assert_eq!(latest.version, 16);
+    // Every one of the 16 changes is in the latest version: none was built on a stale base.
+    let text = content(latest);
+    for i in 0..16 {
+        assert!(
+            text.contains(&format!("|{i}|")) || text.ends_with(&format!("|{i}")),
+            "{i} lost: {text}"
+        );
+    }
+}
+
+async fn a_rejected_derivation_writes_nothing_and_takes_no_number(s: &SqlStore) {
+    let id = PromptId::from_trusted("x");
+    let dev = Environment::from_trusted("development");
+    s.append_version(new_version("x", "development", "one"))
+        .await
+        .unwrap();
+    let err = s
+        .append_derived(&id, &dev, None, Box::new(|_| Err("no thanks".into())))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Rejected(e) if e.to_string() == "no thanks"),
+        "{err:?}"
+    );
+    assert_eq!(s.prompt_versions(&id).await.unwrap().len(), 1);
+    let next = s
+        .append_version(new_version("x", "development", "two"))
+        .await
+        .unwrap();
+    assert_eq!(next.version, 2);
 }

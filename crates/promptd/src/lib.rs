@@ -157,6 +157,11 @@ impl ServeConfig {
                 .as_bool()
                 .context("promptd_settings.escape_html must be true or false")?;
         }
+        if let Some(v) = file.settings.get("metrics_public") {
+            settings.metrics_public = v
+                .as_bool()
+                .context("promptd_settings.metrics_public must be true or false")?;
+        }
         if let Some(n) = setting_u64(&file, "template_fuel")? {
             settings.engine.limits.fuel = n;
         }

@@ -5,6 +5,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
 /// `GET /health/liveliness`: the process is up.
@@ -31,19 +33,32 @@ pub async fn readiness(State(state): State<AppState>) -> (StatusCode, Json<Value
     }
 }
 
-/// `GET /metrics`: Prometheus text format (model calls; no key needed, like the probes).
-pub async fn metrics(State(state): State<AppState>) -> impl axum::response::IntoResponse {
+/// `GET /metrics`: Prometheus text format. Needs an admin or viewer key, unless
+/// `promptd_settings.metrics_public: true` opens it to scrapers without one.
+pub async fn metrics(
+    State(state): State<AppState>,
+    caller: Result<Caller, ApiError>,
+) -> ApiResult<impl axum::response::IntoResponse> {
+    if !state.settings.metrics_public {
+        let Caller(caller) = caller?;
+        if !caller.reads_everything() {
+            return Err(ApiError::forbidden(format!(
+                "Only proxy admins and admin viewers without a prompt allow-list can read /metrics. Your role - {}. Use such a key, or set promptd_settings.metrics_public: true to let scrapers read it without a key.",
+                caller.role
+            )));
+        }
+    }
     let prompts = state.index.read().len();
     let versions = state.index.read().version_count();
     let mut body = state.models.metrics().render_prometheus();
     body.push_str(&format!(
         "# HELP promptd_prompts Prompts in memory.\n# TYPE promptd_prompts gauge\npromptd_prompts {prompts}\n# HELP promptd_prompt_versions Prompt versions in memory.\n# TYPE promptd_prompt_versions gauge\npromptd_prompt_versions {versions}\n"
     ));
-    (
+    Ok((
         [(
             axum::http::header::CONTENT_TYPE,
             "text/plain; version=0.0.4",
         )],
         body,
-    )
+    ))
 }

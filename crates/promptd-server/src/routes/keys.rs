@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use base64::Engine;
 use promptd_core::time_fmt::{format_ms, now_ms, parse_rfc3339_ms};
-use promptd_core::{KeyRecord, Principal, PromptRef, Role};
+use promptd_core::{KeyRecord, Principal, Reach, Role};
 use rand::RngCore;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -67,6 +67,38 @@ fn optional_str(
             None
         }
     }
+}
+
+/// A key can never create, see, or delete a key that reaches further than its own: a
+/// `proxy_admin` key limited to some prompts or environments can hand out only keys limited to
+/// (a part of) the same, with a role no higher than its own.
+fn refuse_wider_key(caller: &Principal, role: Role, reach: &Reach, action: &str) -> ApiResult<()> {
+    if caller.covers_key(role, reach) {
+        return Ok(());
+    }
+    let show = |r: &Reach| {
+        let prompts = match &r.prompts {
+            Some(p) => format!(
+                "{:?}",
+                p.iter().map(ToString::to_string).collect::<Vec<_>>()
+            ),
+            None => "all".to_owned(),
+        };
+        let envs = match &r.environments {
+            Some(e) => format!(
+                "{:?}",
+                e.iter().map(ToString::to_string).collect::<Vec<_>>()
+            ),
+            None => "all".to_owned(),
+        };
+        format!("prompts {prompts}, environments {envs}")
+    };
+    Err(ApiError::forbidden(format!(
+        "Your key may not {action} a key that reaches further than its own. Your key: role {}, {}; the other key: role {role}, {}. Give the key a role no higher than yours and metadata.prompts / metadata.environments within your own.",
+        caller.role,
+        show(&caller.effective_reach()),
+        show(reach),
+    )))
 }
 
 fn require_admin(caller: &Principal) -> ApiResult<()> {
@@ -135,22 +167,13 @@ pub async fn generate(
             ))
         })?,
     };
-    if let Some(prompts) = metadata.get("prompts") {
-        let ok = prompts.as_array().is_some_and(|a| {
-            a.iter()
-                .all(|p| p.as_str().is_some_and(|s| PromptRef::parse(s).is_ok()))
-        });
-        if !ok {
-            return Err(ApiError::bad_request(
-                "metadata.prompts must be a list of prompt ids, e.g. [\"greeting\", \"summarizer.v2\"]",
-            ));
-        }
-    }
+    let reach = Reach::from_metadata(&metadata).map_err(ApiError::bad_request)?;
+    refuse_wider_key(&caller, user_role, &reach, "create")?;
     let now = now_ms();
     let expires_at = match (duration, expires) {
         (Some(_), Some(_)) => return Err(ApiError::bad_request("send either duration or expires, not both")),
-        (Some(d), None) => Some(now + parse_duration_ms(&d).ok_or_else(|| {
-            ApiError::bad_request(format!("duration '{d}' is not understood; use a number and a unit: 30s, 15m, 12h, 7d, 2w"))
+        (Some(d), None) => Some(parse_duration_ms(&d).and_then(|ms| now.checked_add(ms)).ok_or_else(|| {
+            ApiError::bad_request(format!("duration '{d}' is not understood or too long; use a number and a unit: 30s, 15m, 12h, 7d, 2w"))
         })?),
         (None, Some(e)) => Some(parse_rfc3339_ms(&e).ok_or_else(|| {
             ApiError::bad_request(format!("expires '{e}' is not an RFC 3339 time such as 2027-01-01T00:00:00Z"))
@@ -219,12 +242,16 @@ pub async fn info(
     if !(own || caller.can_write() || caller.role == Role::ProxyAdminViewer) {
         return Err(ApiError::forbidden("You may only look up your own key."));
     }
-    let rec = state
+    let entry = state
         .keys
         .read()
         .get(&token)
         .cloned()
         .ok_or_else(|| ApiError::not_found("Key not found"))?;
+    if !own {
+        refuse_wider_key(&caller, entry.record.user_role, &entry.reach, "look up")?;
+    }
+    let rec = entry.record;
     Ok(Json(json!({ "key": rec.token, "info": key_json(&rec) })))
 }
 
@@ -248,12 +275,20 @@ pub async fn list(
     }
     let page = q.page.unwrap_or(1).max(1);
     let size = q.size.unwrap_or(10).clamp(1, 100);
-    let mut all: Vec<KeyRecord> = state.keys.read().values().cloned().collect();
+    let skip = (page - 1).saturating_mul(size);
+    // A limited key sees only the keys within its own reach.
+    let mut all: Vec<KeyRecord> = state
+        .keys
+        .read()
+        .values()
+        .filter(|k| caller.covers_key(k.record.user_role, &k.reach))
+        .map(|k| k.record.clone())
+        .collect();
     all.sort_by(|a, b| (a.created_at, &a.token).cmp(&(b.created_at, &b.token)));
     let total = all.len();
     let keys: Vec<Value> = all
         .iter()
-        .skip((page - 1) * size)
+        .skip(skip)
         .take(size)
         .map(|k| {
             if q.return_full_object.unwrap_or(false) {
@@ -311,9 +346,15 @@ pub async fn delete(
             tokens.extend(
                 known
                     .values()
-                    .filter(|k| k.key_alias.as_deref() == Some(a.as_str()))
-                    .map(|k| k.token.clone()),
+                    .filter(|k| k.record.key_alias.as_deref() == Some(a.as_str()))
+                    .map(|k| k.record.token.clone()),
             );
+        }
+        // Nothing is deleted unless every named key is within the caller's reach.
+        for t in &tokens {
+            if let Some(k) = known.get(t) {
+                refuse_wider_key(&caller, k.record.user_role, &k.reach, "delete")?;
+            }
         }
     }
     let gone = state.delete_keys(&tokens).await?;

@@ -50,8 +50,11 @@ fn refuse_read(caller: &Principal, r: &PromptRef) -> ApiResult<()> {
     if caller.may_read(r) {
         return Ok(());
     }
-    let allowed = match &caller.allowed_prompts {
-        Some(list) => format!("{list:?}"),
+    let allowed = match &caller.reach.prompts {
+        Some(list) => format!(
+            "{:?}",
+            list.iter().map(ToString::to_string).collect::<Vec<_>>()
+        ),
         None => "none".to_owned(),
     };
     Err(ApiError::forbidden(format!(
@@ -176,7 +179,7 @@ pub async fn info(
             json!({
                 "litellm_prompt_id": entry.record.prompt_id.as_str(),
                 "content": t.content(),
-                "metadata": Value::Object(t.metadata().clone()),
+                "metadata": Value::Object(wire::redact(t.metadata())),
             })
         });
     let body = json!({
@@ -329,6 +332,46 @@ fn require_admin(caller: &Principal, action: &str) -> ApiResult<()> {
     }
 }
 
+/// A write to `base` in `envs` needs an admin key whose allow-list names the whole prompt
+/// (a pinned `name.vN` entry does not allow new versions) and whose `metadata.environments`
+/// names every environment written. Checked before the prompt's existence, as reads are, so a
+/// limited key learns nothing about prompts outside its reach.
+fn refuse_write<'e>(
+    caller: &Principal,
+    action: &str,
+    base: &PromptId,
+    envs: impl IntoIterator<Item = &'e Environment>,
+) -> ApiResult<()> {
+    require_admin(caller, action)?;
+    if !caller.may_write_prompt(base) {
+        let allowed = caller
+            .reach
+            .prompts
+            .iter()
+            .flatten()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>();
+        return Err(ApiError::forbidden(format!(
+            "Your key may not {action} prompt {base}: its metadata.prompts allow-list ({allowed:?}) does not name '{base}'. Ask an admin for a key whose metadata.prompts lists '{base}'."
+        )));
+    }
+    for env in envs {
+        if !caller.may_write_environment(env) {
+            let allowed = caller
+                .reach
+                .environments
+                .iter()
+                .flatten()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>();
+            return Err(ApiError::forbidden(format!(
+                "Your key may not {action} prompts in environment {env}: its metadata.environments ({allowed:?}) does not name '{env}'. Use a key allowed to write {env}."
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn written(entry: &PromptEntry) -> Json<Value> {
     let r = &entry.record;
     Json(spec_json(
@@ -338,37 +381,67 @@ fn written(entry: &PromptEntry) -> Json<Value> {
     ))
 }
 
-/// The common end of POST, PUT and PATCH: compile the template, pin `prompt_info.environment`
-/// to the target environment, restore redacted secrets from `previous`, append the version.
+/// What a write changes: POST and PUT send both fields, PATCH may leave one out (it is then
+/// taken from the base version).
+struct Change {
+    params: Option<Map<String, Value>>,
+    info: Option<Map<String, Value>>,
+}
+
+/// The common end of POST, PUT and PATCH, as one read-modify-write: inside the writing
+/// transaction the base version is read (`base_version`, or the environment's latest), the
+/// fields the request left out are taken from it, the template is compiled,
+/// `prompt_info.environment` is pinned to the target environment, redacted secrets are restored
+/// from the base (or from `fallback` when the environment has no version yet), and the version is
+/// appended. `base_required` makes a missing base a 404 (PATCH).
+#[allow(clippy::too_many_arguments)]
 async fn store_version(
     state: &AppState,
     caller: &Principal,
     prompt_id: PromptId,
     env: Environment,
-    mut params: Map<String, Value>,
-    mut info: Map<String, Value>,
-    previous: Option<Arc<PromptEntry>>,
+    base_version: Option<u32>,
+    base_required: bool,
+    change: Change,
+    fallback: Option<Arc<PromptEntry>>,
 ) -> ApiResult<Json<Value>> {
-    let template = validate_template(state, &params)?;
-    info.insert("environment".into(), env.as_str().into());
-    restore_secrets(
-        &mut params,
-        previous
-            .as_ref()
-            .map(|e| e.record.litellm_params.to_map())
-            .as_ref(),
-    );
+    let st = state.clone();
+    let created_by = caller.user_id.clone();
+    let (id, environment) = (prompt_id.clone(), env.clone());
     let entry = state
-        .append_version(
-            NewVersion {
-                prompt_id,
-                environment: env,
-                created_by: caller.user_id.clone(),
-                litellm_params: params,
-                prompt_info: info,
-            },
-            template,
-        )
+        .append_derived(&prompt_id, &env, base_version, move |base| {
+            if base_required && base.is_none() {
+                let r = PromptRef {
+                    base: id.clone(),
+                    version: base_version,
+                };
+                return Err(ApiError::not_found(format!(
+                    "Prompt with ID {r} not found in environment {environment}"
+                )));
+            }
+            let mut params = change
+                .params
+                .unwrap_or_else(|| base.map(|b| b.litellm_params.to_map()).unwrap_or_default());
+            let mut info = change
+                .info
+                .unwrap_or_else(|| base.map(|b| b.prompt_info.to_map()).unwrap_or_default());
+            let template = validate_template(&st, &params)?;
+            info.insert("environment".into(), environment.as_str().into());
+            let previous = base
+                .map(|b| b.litellm_params.to_map())
+                .or_else(|| fallback.map(|e| e.record.litellm_params.to_map()));
+            restore_secrets(&mut params, previous.as_ref());
+            Ok((
+                NewVersion {
+                    prompt_id: id,
+                    environment,
+                    created_by,
+                    litellm_params: params,
+                    prompt_info: info,
+                },
+                template,
+            ))
+        })
         .await?;
     Ok(written(&entry))
 }
@@ -383,22 +456,26 @@ pub async fn create(
     let b = parse_write_body(&body, true)?;
     let raw_id = b.prompt_id.unwrap_or_default();
     let id = PromptId::parse_new(&raw_id).map_err(|e| ApiError::bad_request(e.0))?;
+    let env = environment_of(&b.prompt_info)?;
+    refuse_write(&caller, "create", &id, [&env])?;
     refuse_config_type(&b.prompt_info)?;
     if state.index.read().is_config(&id) {
         return Err(ApiError::bad_request(format!(
             "Prompt {id} is defined in the config file and cannot be changed through the API. Edit the config file, or choose another prompt_id."
         )));
     }
-    let env = environment_of(&b.prompt_info)?;
-    let previous = state.index.read().resolve(&id, Some(&env), None);
     store_version(
         &state,
         &caller,
         id,
         env,
-        b.litellm_params,
-        b.prompt_info,
-        previous,
+        None,
+        false,
+        Change {
+            params: Some(b.litellm_params),
+            info: Some(b.prompt_info),
+        },
+        None,
     )
     .await
 }
@@ -414,6 +491,8 @@ pub async fn update(
     let r = path_ref(&raw)
         .map_err(|_| ApiError::not_found(format!("Prompt with ID {raw} not found")))?;
     let b = parse_write_body(&body, false)?;
+    let env = environment_of(&b.prompt_info)?;
+    refuse_write(&caller, "update", &r.base, [&env])?;
     {
         let idx = state.index.read();
         if idx.is_config(&r.base) {
@@ -427,20 +506,22 @@ pub async fn update(
         }
     }
     refuse_config_type(&b.prompt_info)?;
-    let env = environment_of(&b.prompt_info)?;
-    let previous = {
-        let idx = state.index.read();
-        idx.resolve(&r.base, Some(&env), None)
-            .or_else(|| idx.resolve(&r.base, None, None))
-    };
+    // Secrets sent back redacted are restored from the environment's latest version (read
+    // in the writing transaction); a first version in a new environment takes them from the
+    // version a read would serve.
+    let fallback = state.index.read().resolve(&r.base, None, None);
     store_version(
         &state,
         &caller,
         r.base,
         env,
-        b.litellm_params,
-        b.prompt_info,
-        previous,
+        None,
+        false,
+        Change {
+            params: Some(b.litellm_params),
+            info: Some(b.prompt_info),
+        },
+        fallback,
     )
     .await
 }
@@ -458,6 +539,7 @@ pub async fn patch(
     let r = path_ref(&raw)
         .map_err(|_| ApiError::not_found(format!("Prompt with ID {raw} not found")))?;
     let env = env_param(q.environment.as_deref())?.unwrap_or_else(Environment::development);
+    refuse_write(&caller, "patch", &r.base, [&env])?;
     let Some(obj) = body.as_object() else {
         return Err(ApiError::Validation(vec![
             FieldError::new(
@@ -480,7 +562,7 @@ pub async fn patch(
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
-    let current = {
+    {
         let idx = state.index.read();
         if idx.is_config(&r.base) {
             return Err(ApiError::bad_request("Cannot update config prompts."));
@@ -490,12 +572,8 @@ pub async fn patch(
                 "Prompt with ID {} not found in environment {env}",
                 r
             ))
-        })?
-    };
-    let params = match new_params {
-        Some(p) => p.unwrap_or_default(),
-        None => current.record.litellm_params.to_map(),
-    };
+        })?;
+    }
     let info = match new_info {
         Some(i) => {
             let i = i.unwrap_or_default();
@@ -507,11 +585,17 @@ pub async fn patch(
                     "prompt_info.environment '{e}' differs from the environment being patched ('{env}'). PATCH cannot move a prompt between environments; use PUT with prompt_info.environment to create a version there."
                 )));
             }
-            i
+            Some(i)
         }
-        None => current.record.prompt_info.to_map(),
+        None => None,
     };
-    store_version(&state, &caller, r.base, env, params, info, Some(current)).await
+    // The fields left out come from the base version, read inside the writing transaction, so
+    // two PATCHes of different fields sent at once both survive.
+    let change = Change {
+        params: new_params.map(Option::unwrap_or_default),
+        info,
+    };
+    store_version(&state, &caller, r.base, env, r.version, true, change, None).await
 }
 
 /// `DELETE /prompts/{id}[.vN]?environment=`: one version, one environment, or everything.
@@ -525,6 +609,18 @@ pub async fn delete(
     let r = path_ref(&raw)
         .map_err(|_| ApiError::not_found(format!("Prompt with ID {raw} not found")))?;
     let env = env_param(q.environment.as_deref())?;
+    // Deleting every environment needs the right to write each of them.
+    let touched: Vec<Environment> = match &env {
+        Some(e) => vec![e.clone()],
+        None => state
+            .index
+            .read()
+            .environments(&r.base)
+            .into_iter()
+            .map(Environment::from_trusted)
+            .collect(),
+    };
+    refuse_write(&caller, "delete", &r.base, &touched)?;
     let target_env = {
         let idx = state.index.read();
         if idx.is_config(&r.base) {

@@ -184,3 +184,35 @@ async fn health_endpoints_need_no_key() {
     assert_eq!(s, 200);
     assert_eq!(body["db"], "connected");
 }
+
+#[tokio::test]
+async fn metrics_need_an_admin_or_viewer_key_unless_made_public() {
+    let app = TestApp::start().await;
+    let (s, _) = send(app.req(Method::GET, "/metrics", None)).await;
+    assert_eq!(s, 401);
+    let viewer = app.key("proxy_admin_viewer", None).await;
+    let user = app.key("internal_user", Some(&["g"])).await;
+    let text = |r: reqwest::RequestBuilder| async move {
+        let resp = r.send().await.unwrap();
+        (resp.status().as_u16(), resp.text().await.unwrap())
+    };
+    let (s, body) = text(app.req(Method::GET, "/metrics", Some(&viewer))).await;
+    assert_eq!(s, 200);
+    assert!(body.contains("promptd_prompts "), "{body}");
+    assert_eq!(
+        text(app.req(Method::GET, "/metrics", Some(MASTER))).await.0,
+        200
+    );
+    let (s, body) = text(app.req(Method::GET, "/metrics", Some(&user))).await;
+    assert_eq!(s, 403, "{body}");
+    assert!(body.contains("metrics_public"), "{body}");
+
+    let public = TestApp::start_with(Opts {
+        config_yaml: Some("promptd_settings:\n  metrics_public: true\n".into()),
+        ..Opts::default()
+    })
+    .await;
+    let (s, body) = text(public.req(Method::GET, "/metrics", None)).await;
+    assert_eq!(s, 200);
+    assert!(body.contains("promptd_prompts "), "{body}");
+}

@@ -625,6 +625,7 @@ async fn model_calls_are_counted_for_the_metrics_endpoint() {
     let text = app
         .client
         .get(app.url("/metrics"))
+        .bearer_auth(MASTER)
         .send()
         .await
         .unwrap()
