@@ -41,12 +41,28 @@ sent = json.loads(text)
 assert sent["stream"] is True, sent
 assert sent["messages"][1] == {"role": "user", "content": "Greet Bob in German."}, sent
 
-# Errors surface as the SDK's typed exceptions.
+# Errors surface as the SDK's typed exceptions, with promptd's message (OpenAI's error shape).
+import openai
+
 try:
     client.chat.completions.create(model="echo-gpt", messages=[], extra_body={"prompt_id": "does_not_exist"})
-except Exception as e:  # openai.NotFoundError
-    assert getattr(e, "status_code", None) == 404, e
+except openai.NotFoundError as e:
+    assert e.status_code == 404, e
+    assert "Prompt does_not_exist not found" in str(e), str(e)
+    assert e.body["message"] == "Prompt does_not_exist not found", e.body
 else:
     sys.exit("an unknown prompt_id must fail")
 
-print("openai SDK check: 3 passed, 0 failed")
+try:
+    client.chat.completions.create(model="echo-gpt", messages=[],
+                                   extra_body={"prompt_id": "sdk_prompt", "prompt_variables": {"name": 5}})
+except openai.BadRequestError as e:
+    assert "Invalid type for field 'name'" in str(e), str(e)
+else:
+    sys.exit("a wrongly typed variable must fail")
+
+# The models of model_list, as client.models.list() expects them.
+ids = [m.id for m in client.models.list()]
+assert ids == ["echo-gpt"], ids
+
+print("openai SDK check: 5 passed, 0 failed")

@@ -13,6 +13,8 @@ pub mod time_fmt;
 
 pub use ids::{Environment, IdError, PromptId, PromptRef, Version};
 pub use index::{Entry, Index, Resolved};
-pub use principal::{Principal, Reach, Role};
+pub use principal::{
+    Denied, KeyAdmin, KeyViewer, Operator, Principal, PromptAdmin, Reach, Reader, Role, Writer,
+};
 pub use record::{JsonObject, KeyRecord, NewVersion, PromptRecord, PromptSource};
 pub use store::{Change, Derive, Store, StoreError};

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::ids::{Environment, PromptRef};
+use crate::ids::{Environment, PromptId, PromptRef};
 
 /// LiteLLM's user roles that promptd understands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -160,10 +160,6 @@ impl Principal {
         }
     }
 
-    pub fn can_write(&self) -> bool {
-        self.role == Role::ProxyAdmin
-    }
-
     /// Whether this caller may read every prompt (list everything, see all versions).
     pub fn reads_everything(&self) -> bool {
         self.reach.prompts.is_none() && self.role != Role::InternalUser
@@ -181,18 +177,6 @@ impl Principal {
         }
     }
 
-    /// Whether this caller can do everything `role` with `reach` can: the test for creating,
-    /// changing, seeing or deleting another key. A key can never hand out more than it has.
-    pub fn covers_key(&self, role: Role, reach: &Reach) -> bool {
-        let other = Principal {
-            role,
-            user_id: None,
-            reach: reach.clone(),
-            token: None,
-        };
-        role.rank() <= self.role.rank() && self.effective_reach().covers(&other.effective_reach())
-    }
-
     /// Whether this caller may read the prompt `r` (a base id, or one version of it).
     ///
     /// An allow-list entry names a base id (every version) or one version (`greeting.v2`).
@@ -205,26 +189,280 @@ impl Principal {
     }
 
     /// Whether this caller may see the base prompt in listings (allowed as a whole).
-    pub fn may_list(&self, base: &crate::ids::PromptId) -> bool {
+    pub fn may_list(&self, base: &PromptId) -> bool {
         self.may_read(&PromptRef {
             base: base.clone(),
             version: None,
         })
     }
 
-    /// Whether this caller may write versions of `base` (an allow-list entry for the whole
-    /// prompt is needed: one pinned version does not allow new ones).
-    pub fn may_write_prompt(&self, base: &crate::ids::PromptId) -> bool {
-        self.can_write() && self.may_list(base)
+    /// The right to read `r`, or why not (checked before the prompt's existence, so a refusal
+    /// reveals nothing about what exists).
+    pub fn reader_of(&self, r: &PromptRef) -> Result<Reader, Denied> {
+        if self.may_read(r) {
+            return Ok(Reader(()));
+        }
+        Err(Denied::Read {
+            prompt: r.to_string(),
+            base: r.base.to_string(),
+            role: self.role,
+            allowed: match &self.reach.prompts {
+                Some(list) => show_list(list),
+                None => "none".to_owned(),
+            },
+        })
     }
 
-    /// Whether this caller may write into `env` (its key's `metadata.environments`).
-    pub fn may_write_environment(&self, env: &Environment) -> bool {
-        self.reach
-            .environments
-            .as_ref()
-            .is_none_or(|list| list.contains(env))
+    /// The right to change prompts (`action`: create, update, patch, delete): admin keys only.
+    pub fn prompt_admin(&self, action: &'static str) -> Result<PromptAdmin<'_>, Denied> {
+        match self.role {
+            Role::ProxyAdmin => Ok(PromptAdmin {
+                principal: self,
+                action,
+            }),
+            _ => Err(Denied::NotPromptAdmin { action }),
+        }
     }
+
+    /// The right to manage keys: admin keys only, and then only keys within their reach.
+    pub fn key_admin(&self) -> Result<KeyAdmin<'_>, Denied> {
+        match self.role {
+            Role::ProxyAdmin => Ok(KeyAdmin(self)),
+            role => Err(Denied::NotKeyAdmin { role }),
+        }
+    }
+
+    /// The right to see keys (admins and viewers), limited to keys within the caller's reach.
+    pub fn key_viewer(&self) -> Result<KeyViewer<'_>, Denied> {
+        match self.role {
+            Role::ProxyAdmin | Role::ProxyAdminViewer => Ok(KeyViewer(self)),
+            Role::InternalUser => Err(Denied::NotKeyViewer),
+        }
+    }
+
+    /// The right to read server-wide operational data (`/metrics`): admins and viewers without
+    /// an allow-list.
+    pub fn operator(&self) -> Result<Operator, Denied> {
+        if self.reads_everything() {
+            Ok(Operator(()))
+        } else {
+            Err(Denied::NotOperator { role: self.role })
+        }
+    }
+
+    /// Whether this caller can do everything `role` with `reach` can: the test for creating,
+    /// seeing or deleting another key. A key can never hand out more than it has.
+    fn covers_key(&self, role: Role, reach: &Reach) -> bool {
+        let other = Principal {
+            role,
+            user_id: None,
+            reach: reach.clone(),
+            token: None,
+        };
+        role.rank() <= self.role.rank() && self.effective_reach().covers(&other.effective_reach())
+    }
+
+    fn wider_key(&self, action: &'static str, role: Role, reach: &Reach) -> Denied {
+        Denied::WiderKey {
+            action,
+            own_role: self.role,
+            own: show_reach(&self.effective_reach()),
+            role,
+            other: show_reach(reach),
+        }
+    }
+}
+
+fn show_list<T: fmt::Display>(items: &[T]) -> String {
+    format!(
+        "{:?}",
+        items.iter().map(ToString::to_string).collect::<Vec<_>>()
+    )
+}
+
+fn show_reach(r: &Reach) -> String {
+    let prompts = r.prompts.as_deref().map_or("all".to_owned(), show_list);
+    let envs = r
+        .environments
+        .as_deref()
+        .map_or("all".to_owned(), show_list);
+    format!("prompts {prompts}, environments {envs}")
+}
+
+/// Proof that the caller may read one prompt (from [`Principal::reader_of`]).
+#[derive(Debug)]
+pub struct Reader(());
+
+/// Proof that the caller may operate the server (from [`Principal::operator`]).
+#[derive(Debug)]
+pub struct Operator(());
+
+/// An admin caller about to change prompts (from [`Principal::prompt_admin`]); it hands out
+/// [`Writer`]s for the prompts and environments within the key's reach.
+#[derive(Debug)]
+pub struct PromptAdmin<'p> {
+    principal: &'p Principal,
+    action: &'static str,
+}
+
+impl PromptAdmin<'_> {
+    /// The right to write versions of `base` in each of `environments`: the key's allow-list
+    /// must name the whole prompt (a pinned `name.vN` entry does not allow new versions) and
+    /// its `metadata.environments` every environment written.
+    pub fn writer_of<'e>(
+        &self,
+        base: &PromptId,
+        environments: impl IntoIterator<Item = &'e Environment>,
+    ) -> Result<Writer, Denied> {
+        let p = self.principal;
+        if !p.may_list(base) {
+            return Err(Denied::WritePrompt {
+                action: self.action,
+                prompt: base.to_string(),
+                allowed: show_list(p.reach.prompts.as_deref().unwrap_or_default()),
+            });
+        }
+        let environments: Vec<Environment> = environments.into_iter().cloned().collect();
+        if let Some(allowed) = &p.reach.environments
+            && let Some(env) = environments.iter().find(|e| !allowed.contains(e))
+        {
+            return Err(Denied::WriteEnvironment {
+                action: self.action,
+                environment: env.to_string(),
+                allowed: show_list(allowed),
+            });
+        }
+        Ok(Writer {
+            prompt: base.clone(),
+            environments,
+            author: p.user_id.clone(),
+        })
+    }
+}
+
+/// Proof that the caller may write versions of one prompt in some environments (from
+/// [`PromptAdmin::writer_of`]); the store's write paths take it.
+#[derive(Debug, Clone)]
+pub struct Writer {
+    prompt: PromptId,
+    environments: Vec<Environment>,
+    author: Option<String>,
+}
+
+impl Writer {
+    pub fn prompt(&self) -> &PromptId {
+        &self.prompt
+    }
+
+    /// Who the new versions are written by (`created_by`).
+    pub fn author(&self) -> Option<&str> {
+        self.author.as_deref()
+    }
+
+    /// Whether this writer was granted `env` (or every environment, when `env` is `None`).
+    pub fn may_write(&self, prompt: &PromptId, env: Option<&Environment>) -> bool {
+        *prompt == self.prompt
+            && match env {
+                Some(e) => self.environments.contains(e),
+                None => true,
+            }
+    }
+}
+
+/// An admin caller managing keys (from [`Principal::key_admin`]).
+#[derive(Debug)]
+pub struct KeyAdmin<'p>(&'p Principal);
+
+impl KeyAdmin<'_> {
+    /// Whether a key with `role` and `reach` may be created or deleted by this caller.
+    pub fn may_manage(
+        &self,
+        action: &'static str,
+        role: Role,
+        reach: &Reach,
+    ) -> Result<(), Denied> {
+        if self.0.covers_key(role, reach) {
+            Ok(())
+        } else {
+            Err(self.0.wider_key(action, role, reach))
+        }
+    }
+
+    /// Who creates keys (`created_by`).
+    pub fn author(&self) -> Option<&str> {
+        self.0.user_id.as_deref()
+    }
+}
+
+/// A caller allowed to see keys (from [`Principal::key_viewer`]).
+#[derive(Debug)]
+pub struct KeyViewer<'p>(&'p Principal);
+
+impl KeyViewer<'_> {
+    /// Whether a key with `role` and `reach` is within this caller's reach (and so visible).
+    pub fn may_see(&self, role: Role, reach: &Reach) -> bool {
+        self.0.covers_key(role, reach)
+    }
+
+    /// Like [`KeyViewer::may_see`], as a refusal that says why.
+    pub fn see(&self, role: Role, reach: &Reach) -> Result<(), Denied> {
+        if self.may_see(role, reach) {
+            Ok(())
+        } else {
+            Err(self.0.wider_key("look up", role, reach))
+        }
+    }
+}
+
+/// Why a caller may not do something. Each message says what was refused and how to get the
+/// right; they are the 403 answers of the API.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Denied {
+    #[error("Only proxy admins can {action} prompts")]
+    NotPromptAdmin { action: &'static str },
+    #[error("Only proxy admins can manage keys. Your role - {role}")]
+    NotKeyAdmin { role: Role },
+    #[error("Only proxy admins and admin viewers can list keys.")]
+    NotKeyViewer,
+    #[error(
+        "Your key may not read prompt {prompt}. Your role - {role}, your key's prompts - {allowed}. Ask an admin for a key whose metadata.prompts lists '{base}'."
+    )]
+    Read {
+        prompt: String,
+        base: String,
+        role: Role,
+        allowed: String,
+    },
+    #[error(
+        "Your key may not {action} prompt {prompt}: its metadata.prompts allow-list ({allowed}) does not name '{prompt}'. Ask an admin for a key whose metadata.prompts lists '{prompt}'."
+    )]
+    WritePrompt {
+        action: &'static str,
+        prompt: String,
+        allowed: String,
+    },
+    #[error(
+        "Your key may not {action} prompts in environment {environment}: its metadata.environments ({allowed}) does not name '{environment}'. Use a key allowed to write {environment}."
+    )]
+    WriteEnvironment {
+        action: &'static str,
+        environment: String,
+        allowed: String,
+    },
+    #[error(
+        "Your key may not {action} a key that reaches further than its own. Your key: role {own_role}, {own}; the other key: role {role}, {other}. Give the key a role no higher than yours and metadata.prompts / metadata.environments within your own."
+    )]
+    WiderKey {
+        action: &'static str,
+        own_role: Role,
+        own: String,
+        role: Role,
+        other: String,
+    },
+    #[error(
+        "Only proxy admins and admin viewers without a prompt allow-list can read /metrics. Your role - {role}. Use such a key, or set promptd_settings.metrics_public: true to let scrapers read it without a key."
+    )]
+    NotOperator { role: Role },
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use promptd_core::StoreError;
+use promptd_core::{Denied, StoreError};
 use serde_json::{Value, json};
 
 /// One entry of a FastAPI-style 422 `detail` list.
@@ -70,6 +70,12 @@ impl ApiError {
     }
 }
 
+impl From<Denied> for ApiError {
+    fn from(e: Denied) -> ApiError {
+        ApiError::Detail(StatusCode::FORBIDDEN, e.to_string())
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
         match e {
@@ -132,3 +138,84 @@ impl IntoResponse for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// An [`ApiError`] answered in OpenAI's shape, `{"error": {"message", "type", "param", "code"}}`,
+/// as LiteLLM and OpenAI do on the OpenAI-compatible routes (`/chat/completions`, `/v1/models`),
+/// so OpenAI SDKs show the message. The status is the same as everywhere else.
+#[derive(Debug)]
+pub struct OpenAi(pub ApiError);
+
+impl From<ApiError> for OpenAi {
+    fn from(e: ApiError) -> OpenAi {
+        OpenAi(e)
+    }
+}
+
+impl From<Denied> for OpenAi {
+    fn from(e: Denied) -> OpenAi {
+        OpenAi(e.into())
+    }
+}
+
+impl OpenAi {
+    /// OpenAI's error `type` for a status.
+    fn kind(status: StatusCode) -> &'static str {
+        match status.as_u16() {
+            401 => "auth_error",
+            403 => "permission_error",
+            404 => "not_found_error",
+            429 => "rate_limit_error",
+            503 => "service_unavailable_error",
+            s if s >= 500 => "internal_server_error",
+            _ => "invalid_request_error",
+        }
+    }
+
+    fn answer(status: StatusCode, message: String, param: Option<String>) -> Response {
+        let body = json!({"error": {
+            "message": message,
+            "type": OpenAi::kind(status),
+            "param": param,
+            "code": status.as_u16().to_string(),
+        }});
+        (status, axum::Json(body)).into_response()
+    }
+}
+
+impl IntoResponse for OpenAi {
+    fn into_response(self) -> Response {
+        match self.0 {
+            ApiError::Detail(status, msg) => OpenAi::answer(status, msg, None),
+            ApiError::Validation(errors) => {
+                let loc = |e: &FieldError| {
+                    (e.loc.iter().skip(1))
+                        .map(|l| l.as_str().map_or_else(|| l.to_string(), str::to_owned))
+                        .collect::<Vec<_>>()
+                        .join(".")
+                };
+                let param = errors.first().map(loc);
+                let message = (errors.iter())
+                    .map(|e| format!("{}: {}", loc(e), e.msg))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                OpenAi::answer(StatusCode::UNPROCESSABLE_ENTITY, message, param)
+            }
+            // Already OpenAI-shaped (401 in LiteLLM's auth_error form, upstream errors as sent),
+            // or logged and generic (503, 500): the one mapping above serves.
+            other @ (ApiError::Unauthenticated(_) | ApiError::Upstream(..)) => {
+                other.into_response()
+            }
+            other => {
+                let response = other.into_response();
+                let status = response.status();
+                let message = match status {
+                    StatusCode::SERVICE_UNAVAILABLE => {
+                        "The database is unavailable; retry in a few seconds."
+                    }
+                    _ => "Internal server error; the cause is in promptd's log.",
+                };
+                OpenAi::answer(status, message.to_owned(), None)
+            }
+        }
+    }
+}

@@ -4,6 +4,7 @@
 //! through `promptd_core::Store`, and answers reads from the in-memory index.
 
 pub mod auth;
+pub mod body;
 pub mod error;
 pub mod extract;
 pub mod openapi;

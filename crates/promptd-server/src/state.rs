@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use parking_lot::RwLock;
 use promptd_core::{
-    Change, Entry, Environment, Index, JsonObject, KeyRecord, NewVersion, Principal, PromptId,
-    PromptRecord, PromptSource, Reach, Store, Version,
+    Change, Entry, Environment, Index, JsonObject, KeyAdmin, KeyRecord, NewVersion, Principal,
+    PromptId, PromptRecord, PromptSource, Reach, Store, Version, Writer,
 };
 use promptd_template::{EngineOptions, Prompt};
 use sha2::{Digest, Sha256};
@@ -274,32 +274,50 @@ impl App {
 
     /// A read-modify-write: `derive` receives the base version read inside the writing
     /// transaction (`base_version`, or the latest of `env` when `None`), after this
-    /// environment's next number was taken, and returns the new version with its compiled
-    /// template. A concurrent writer (on this instance or another) therefore either committed
-    /// before the base was read or waits until this write commits: no acknowledged change is
-    /// ever built upon a stale base and silently reverted. An error from `derive` comes back
-    /// unchanged and nothing is written.
+    /// environment's next number was taken, and returns the new version's content with its
+    /// compiled template. A concurrent writer (on this instance or another) therefore either
+    /// committed before the base was read or waits until this write commits: no acknowledged
+    /// change is ever built upon a stale base and silently reverted. An error from `derive` comes
+    /// back unchanged and nothing is written. Only a [`Writer`] granted (prompt, `env`) may call
+    /// it; the version is written by the writer's author.
     pub async fn append_derived(
         &self,
-        prompt_id: &PromptId,
+        writer: &Writer,
         env: &Environment,
         base_version: Option<Version>,
-        derive: impl FnOnce(Option<&PromptRecord>) -> ApiResult<(NewVersion, Prompt)> + Send + 'static,
+        derive: impl FnOnce(Option<&PromptRecord>) -> ApiResult<(NewContent, Prompt)> + Send + 'static,
     ) -> ApiResult<Arc<PromptEntry>> {
+        let prompt_id = writer.prompt().clone();
+        if !writer.may_write(&prompt_id, Some(env)) {
+            return Err(ApiError::Internal(format!(
+                "a writer for {prompt_id} was not granted environment {env}"
+            )));
+        }
         let _w = self.write_lock.lock().await;
         let compiled: Arc<parking_lot::Mutex<Option<Prompt>>> = Arc::default();
         let slot = compiled.clone();
+        let (id, environment, author) = (
+            prompt_id.clone(),
+            env.clone(),
+            writer.author().map(str::to_owned),
+        );
         let rec = self
             .store
             .append_derived(
-                prompt_id,
+                &prompt_id,
                 env,
                 base_version,
                 Box::new(move |base| {
-                    let (new, template) = derive(base)
+                    let (content, template) = derive(base)
                         .map_err(|e| -> Box<dyn std::error::Error + Send + Sync> { Box::new(e) })?;
                     *slot.lock() = Some(template);
-                    Ok(new)
+                    Ok(NewVersion {
+                        prompt_id: id,
+                        environment,
+                        created_by: author,
+                        litellm_params: content.litellm_params,
+                        prompt_info: content.prompt_info,
+                    })
                 }),
             )
             .await?;
@@ -326,13 +344,20 @@ impl App {
         entry
     }
 
-    /// Deletes versions in the store, then forgets them in memory.
+    /// Deletes versions in the store, then forgets them in memory. Only a [`Writer`] granted
+    /// the environment (every environment, when `env` is `None`) may call it.
     pub async fn delete_versions(
         &self,
-        id: &PromptId,
+        writer: &Writer,
         env: Option<&Environment>,
         version: Option<Version>,
     ) -> ApiResult<u64> {
+        let id = writer.prompt();
+        if !writer.may_write(id, env) {
+            return Err(ApiError::Internal(format!(
+                "a writer for {id} was not granted the environment it deletes from"
+            )));
+        }
         let _w = self.write_lock.lock().await;
         let n = self.store.delete_versions(id, env, version).await?;
         {
@@ -394,15 +419,28 @@ impl App {
         }
     }
 
-    pub async fn insert_key(&self, key: KeyRecord) -> ApiResult<()> {
-        self.store.insert_key(&key).await?;
-        self.keys
-            .write()
-            .insert(key.token.clone(), KeyEntry::new(key));
+    /// Stores a new key, if it lies within the reach of the admin creating it.
+    pub async fn insert_key(&self, admin: &KeyAdmin<'_>, key: KeyRecord) -> ApiResult<()> {
+        let entry = KeyEntry::new(key);
+        admin.may_manage("create", entry.record.user_role, &entry.reach)?;
+        self.store.insert_key(&entry.record).await?;
+        self.keys.write().insert(entry.record.token.clone(), entry);
         Ok(())
     }
 
-    pub async fn delete_keys(&self, tokens: &[String]) -> ApiResult<Vec<String>> {
+    /// Deletes keys by token; nothing is deleted unless every existing one lies within the
+    /// admin's reach. Returns the tokens that existed.
+    pub async fn delete_keys(
+        &self,
+        admin: &KeyAdmin<'_>,
+        tokens: &[String],
+    ) -> ApiResult<Vec<String>> {
+        {
+            let known = self.keys.read();
+            for k in tokens.iter().filter_map(|t| known.get(t)) {
+                admin.may_manage("delete", k.record.user_role, &k.reach)?;
+            }
+        }
         let gone = self.store.delete_keys(tokens).await?;
         let mut keys = self.keys.write();
         for t in &gone {
@@ -410,6 +448,14 @@ impl App {
         }
         Ok(gone)
     }
+}
+
+/// What a write puts into a new version (the prompt, environment and author come from the
+/// [`Writer`]).
+#[derive(Debug, Clone)]
+pub struct NewContent {
+    pub litellm_params: serde_json::Map<String, serde_json::Value>,
+    pub prompt_info: serde_json::Map<String, serde_json::Value>,
 }
 
 /// A virtual key in memory: its record and its reach, parsed once when loaded.

@@ -40,13 +40,7 @@ pub async fn metrics(
     caller: Result<Caller, ApiError>,
 ) -> ApiResult<impl axum::response::IntoResponse> {
     if !state.settings.metrics_public {
-        let Caller(caller) = caller?;
-        if !caller.reads_everything() {
-            return Err(ApiError::forbidden(format!(
-                "Only proxy admins and admin viewers without a prompt allow-list can read /metrics. Your role - {}. Use such a key, or set promptd_settings.metrics_public: true to let scrapers read it without a key.",
-                caller.role
-            )));
-        }
+        caller?.0.operator()?;
     }
     let prompts = state.index.read().len();
     let versions = state.index.read().version_count();

@@ -1,19 +1,20 @@
 //! Virtual keys, with the subset of LiteLLM's `/key/*` endpoints that matters for prompts.
-//! A key is shown once, at creation; only its SHA-256 (`token`) is stored.
+//! A key is shown once, at creation; only its SHA-256 (`token`) is stored. A key can create,
+//! see and delete only keys within its own reach (`KeyAdmin`, `KeyViewer`).
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
 use base64::Engine;
 use promptd_core::time_fmt::{format_ms, now_ms, parse_rfc3339_ms};
-use promptd_core::{KeyRecord, Principal, Reach, Role};
+use promptd_core::{KeyRecord, Reach, Role};
 use rand::RngCore;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::auth::{Caller, abbreviate};
-use crate::error::{ApiError, ApiResult, FieldError};
-use crate::extract::{JsonBody, QueryParams};
+use crate::body::{Body, Fields, FromBody};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::QueryParams;
 use crate::state::{AppState, token_of};
 
 fn key_json(k: &KeyRecord) -> Value {
@@ -30,7 +31,7 @@ fn key_json(k: &KeyRecord) -> Value {
     })
 }
 
-/// Parses LiteLLM's `duration` ("30s", "15m", "12h", "7d", "2w").
+/// Parses LiteLLM's `duration` ("30s", "15m", "12h", "7d", "2w", "1mo") in milliseconds.
 fn parse_duration_ms(s: &str) -> Option<i64> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit())?;
@@ -47,165 +48,100 @@ fn parse_duration_ms(s: &str) -> Option<i64> {
     n.checked_mul(unit)
 }
 
-fn optional_str(
-    m: &Map<String, Value>,
-    name: &str,
-    errors: &mut Vec<FieldError>,
-) -> Option<String> {
-    match m.get(name) {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(other) => {
-            errors.push(
-                FieldError::new(
-                    "string_type",
-                    &["body", name],
-                    "Input should be a valid string",
-                )
-                .with_input(other),
-            );
-            None
+/// The body of `POST /key/generate` (a `null` body is `{}`).
+pub struct GenerateRequest {
+    pub key_alias: Option<String>,
+    pub user_id: Option<String>,
+    pub user_role: Option<String>,
+    pub duration: Option<String>,
+    pub expires: Option<String>,
+    pub metadata: Map<String, Value>,
+}
+
+impl FromBody for GenerateRequest {
+    const NULL_IS_EMPTY: bool = true;
+
+    fn from_fields(f: &mut Fields<'_>) -> Option<Self> {
+        Some(GenerateRequest {
+            key_alias: f.str("key_alias"),
+            user_id: f.str("user_id"),
+            user_role: f.str("user_role"),
+            duration: f.str("duration"),
+            expires: f.str("expires"),
+            metadata: f.object("metadata"),
+        })
+    }
+}
+
+impl GenerateRequest {
+    fn role(&self) -> ApiResult<Role> {
+        match self.user_role.as_deref() {
+            None => Ok(Role::InternalUser),
+            Some(r) => Role::parse(r).ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "user_role '{r}' is not supported; use one of: {}",
+                    Role::ALL.map(Role::as_str).join(", ")
+                ))
+            }),
+        }
+    }
+
+    /// When the key expires (ms since the epoch), from `duration` or `expires`.
+    fn expires_at(&self, now: i64) -> ApiResult<Option<i64>> {
+        match (&self.duration, &self.expires) {
+            (Some(_), Some(_)) => Err(ApiError::bad_request("send either duration or expires, not both")),
+            (Some(d), None) => parse_duration_ms(d).and_then(|ms| now.checked_add(ms)).map(Some).ok_or_else(|| {
+                ApiError::bad_request(format!("duration '{d}' is not understood or too long; use a number and a unit: 30s, 15m, 12h, 7d, 2w"))
+            }),
+            (None, Some(e)) => parse_rfc3339_ms(e).map(Some).ok_or_else(|| {
+                ApiError::bad_request(format!("expires '{e}' is not an RFC 3339 time such as 2027-01-01T00:00:00Z"))
+            }),
+            (None, None) => Ok(None),
         }
     }
 }
 
-/// A key can never create, see, or delete a key that reaches further than its own: a
-/// `proxy_admin` key limited to some prompts or environments can hand out only keys limited to
-/// (a part of) the same, with a role no higher than its own.
-fn refuse_wider_key(caller: &Principal, role: Role, reach: &Reach, action: &str) -> ApiResult<()> {
-    if caller.covers_key(role, reach) {
-        return Ok(());
-    }
-    let show = |r: &Reach| {
-        let prompts = match &r.prompts {
-            Some(p) => format!(
-                "{:?}",
-                p.iter().map(ToString::to_string).collect::<Vec<_>>()
-            ),
-            None => "all".to_owned(),
-        };
-        let envs = match &r.environments {
-            Some(e) => format!(
-                "{:?}",
-                e.iter().map(ToString::to_string).collect::<Vec<_>>()
-            ),
-            None => "all".to_owned(),
-        };
-        format!("prompts {prompts}, environments {envs}")
-    };
-    Err(ApiError::forbidden(format!(
-        "Your key may not {action} a key that reaches further than its own. Your key: role {}, {}; the other key: role {role}, {}. Give the key a role no higher than yours and metadata.prompts / metadata.environments within your own.",
-        caller.role,
-        show(&caller.effective_reach()),
-        show(reach),
-    )))
+/// A new secret: `sk-` + 256 random bits.
+fn new_secret() -> String {
+    let mut secret = [0u8; 32];
+    rand::rng().fill_bytes(&mut secret);
+    format!(
+        "sk-{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret)
+    )
 }
 
-fn require_admin(caller: &Principal) -> ApiResult<()> {
-    if caller.can_write() {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden(format!(
-            "Only proxy admins can manage keys. Your role - {}",
-            caller.role
-        )))
-    }
-}
-
-/// `POST /key/generate`.
+/// `POST /key/generate`: the new key's reach must lie within the caller's.
 pub async fn generate(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    JsonBody(body): JsonBody,
+    Body(req): Body<GenerateRequest>,
 ) -> ApiResult<Json<Value>> {
-    require_admin(&caller)?;
-    let empty = Map::new();
-    let m = match &body {
-        Value::Object(m) => m,
-        Value::Null => &empty,
-        other => {
-            return Err(ApiError::Validation(vec![
-                FieldError::new(
-                    "model_attributes_type",
-                    &["body"],
-                    "Input should be a valid dictionary or object to extract fields from",
-                )
-                .with_input(other),
-            ]));
-        }
-    };
-    let mut errors = Vec::new();
-    let key_alias = optional_str(m, "key_alias", &mut errors);
-    let user_id = optional_str(m, "user_id", &mut errors);
-    let role_raw = optional_str(m, "user_role", &mut errors);
-    let duration = optional_str(m, "duration", &mut errors);
-    let expires = optional_str(m, "expires", &mut errors);
-    let metadata = match m.get("metadata") {
-        None | Some(Value::Null) => Map::new(),
-        Some(Value::Object(md)) => md.clone(),
-        Some(other) => {
-            errors.push(
-                FieldError::new(
-                    "dict_type",
-                    &["body", "metadata"],
-                    "Input should be a valid dictionary",
-                )
-                .with_input(other),
-            );
-            Map::new()
-        }
-    };
-    if !errors.is_empty() {
-        return Err(ApiError::Validation(errors));
-    }
-    let user_role = match role_raw.as_deref() {
-        None => Role::InternalUser,
-        Some(r) => Role::parse(r).ok_or_else(|| {
-            ApiError::bad_request(format!(
-                "user_role '{r}' is not supported; use one of: {}",
-                Role::ALL.map(Role::as_str).join(", ")
-            ))
-        })?,
-    };
-    let reach = Reach::from_metadata(&metadata).map_err(ApiError::bad_request)?;
-    refuse_wider_key(&caller, user_role, &reach, "create")?;
+    let admin = caller.key_admin()?;
+    let user_role = req.role()?;
+    Reach::from_metadata(&req.metadata).map_err(ApiError::bad_request)?;
     let now = now_ms();
-    let expires_at = match (duration, expires) {
-        (Some(_), Some(_)) => return Err(ApiError::bad_request("send either duration or expires, not both")),
-        (Some(d), None) => Some(parse_duration_ms(&d).and_then(|ms| now.checked_add(ms)).ok_or_else(|| {
-            ApiError::bad_request(format!("duration '{d}' is not understood or too long; use a number and a unit: 30s, 15m, 12h, 7d, 2w"))
-        })?),
-        (None, Some(e)) => Some(parse_rfc3339_ms(&e).ok_or_else(|| {
-            ApiError::bad_request(format!("expires '{e}' is not an RFC 3339 time such as 2027-01-01T00:00:00Z"))
-        })?),
-        (None, None) => None,
-    };
-    let mut secret = [0u8; 32];
-    rand::rng().fill_bytes(&mut secret);
-    let key = format!(
-        "sk-{}",
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret)
-    );
+    let expires_at = req.expires_at(now)?;
+    let key = new_secret();
     let rec = KeyRecord {
         token: token_of(&key),
         key_name: abbreviate(&key),
-        key_alias,
-        user_id,
+        key_alias: req.key_alias,
+        user_id: req.user_id,
         user_role,
-        metadata,
+        metadata: req.metadata,
         expires_at,
         created_at: now,
-        created_by: caller.user_id.clone(),
+        created_by: admin.author().map(str::to_owned),
     };
-    state.insert_key(rec.clone()).await?;
-    let mut out = key_json(&rec);
-    if let Value::Object(o) = &mut out {
-        let mut first = Map::new();
-        first.insert("key".into(), Value::from(key));
-        first.extend(std::mem::take(o));
-        *o = first;
+    state.insert_key(&admin, rec.clone()).await?;
+    // The secret comes first and only here.
+    let mut out = Map::new();
+    out.insert("key".into(), Value::from(key));
+    if let Value::Object(fields) = key_json(&rec) {
+        out.extend(fields);
     }
-    Ok(Json(out))
+    Ok(Json(Value::Object(out)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -239,20 +175,23 @@ pub async fn info(
         }
     };
     let own = caller.token.as_deref() == Some(token.as_str());
-    if !(own || caller.can_write() || caller.role == Role::ProxyAdminViewer) {
-        return Err(ApiError::forbidden("You may only look up your own key."));
-    }
+    let viewer = match caller.key_viewer() {
+        Ok(v) => Some(v),
+        Err(_) if own => None,
+        Err(_) => return Err(ApiError::forbidden("You may only look up your own key.")),
+    };
     let entry = state
         .keys
         .read()
         .get(&token)
         .cloned()
         .ok_or_else(|| ApiError::not_found("Key not found"))?;
-    if !own {
-        refuse_wider_key(&caller, entry.record.user_role, &entry.reach, "look up")?;
+    if let (false, Some(v)) = (own, viewer) {
+        v.see(entry.record.user_role, &entry.reach)?;
     }
-    let rec = entry.record;
-    Ok(Json(json!({ "key": rec.token, "info": key_json(&rec) })))
+    Ok(Json(
+        json!({ "key": entry.record.token, "info": key_json(&entry.record) }),
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -262,36 +201,26 @@ pub struct ListQuery {
     size: Option<usize>,
 }
 
-/// `GET /key/list`: tokens (or whole records with `return_full_object=true`), paginated.
+/// `GET /key/list`: tokens (or whole records with `return_full_object=true`) of the keys within
+/// the caller's reach, paginated.
 pub async fn list(
     State(state): State<AppState>,
     Caller(caller): Caller,
     QueryParams(q): QueryParams<ListQuery>,
 ) -> ApiResult<Json<Value>> {
-    if !(caller.can_write() || caller.role == Role::ProxyAdminViewer) {
-        return Err(ApiError::forbidden(
-            "Only proxy admins and admin viewers can list keys.",
-        ));
-    }
+    let viewer = caller.key_viewer()?;
     let page = q.page.unwrap_or(1).max(1);
     let size = q.size.unwrap_or(10).clamp(1, 100);
-    let skip = (page - 1).saturating_mul(size);
-    // A limited key sees only the keys within its own reach.
-    let mut all: Vec<KeyRecord> = state
-        .keys
-        .read()
-        .values()
-        .filter(|k| caller.covers_key(k.record.user_role, &k.reach))
+    let mut all: Vec<KeyRecord> = (state.keys.read().values())
+        .filter(|k| viewer.may_see(k.record.user_role, &k.reach))
         .map(|k| k.record.clone())
         .collect();
     all.sort_by(|a, b| (a.created_at, &a.token).cmp(&(b.created_at, &b.token)));
     let total = all.len();
-    let keys: Vec<Value> = all
-        .iter()
-        .skip(skip)
-        .take(size)
+    let full = q.return_full_object.unwrap_or(false);
+    let keys: Vec<Value> = (all.iter().skip((page - 1).saturating_mul(size)).take(size))
         .map(|k| {
-            if q.return_full_object.unwrap_or(false) {
+            if full {
                 key_json(k)
             } else {
                 Value::from(k.token.clone())
@@ -303,63 +232,42 @@ pub async fn list(
     ))
 }
 
+/// The body of `POST /key/delete`.
+pub struct DeleteRequest {
+    pub keys: Vec<String>,
+    pub key_aliases: Vec<String>,
+}
+
+impl FromBody for DeleteRequest {
+    fn from_fields(f: &mut Fields<'_>) -> Option<Self> {
+        Some(DeleteRequest {
+            keys: f.str_list("keys"),
+            key_aliases: f.str_list("key_aliases"),
+        })
+    }
+}
+
 /// `POST /key/delete` with `{"keys": [...]}` (keys or tokens) and/or `{"key_aliases": [...]}`.
 pub async fn delete(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    JsonBody(body): JsonBody,
-) -> ApiResult<(StatusCode, Json<Value>)> {
-    require_admin(&caller)?;
-    let list = |name: &str| -> ApiResult<Vec<String>> {
-        match body.get(name) {
-            None | Some(Value::Null) => Ok(vec![]),
-            Some(Value::Array(a)) => a
-                .iter()
-                .map(|v| {
-                    v.as_str().map(str::to_owned).ok_or_else(|| {
-                        ApiError::Validation(vec![FieldError::new(
-                            "string_type",
-                            &["body", name],
-                            "Input should be a list of strings",
-                        )])
-                    })
-                })
-                .collect(),
-            Some(_) => Err(ApiError::Validation(vec![FieldError::new(
-                "list_type",
-                &["body", name],
-                "Input should be a valid list",
-            )])),
-        }
-    };
-    let keys = list("keys")?;
-    let aliases = list("key_aliases")?;
-    if keys.is_empty() && aliases.is_empty() {
+    Body(req): Body<DeleteRequest>,
+) -> ApiResult<Json<Value>> {
+    let admin = caller.key_admin()?;
+    if req.keys.is_empty() && req.key_aliases.is_empty() {
         return Err(ApiError::bad_request(
             "Send {\"keys\": [...]} or {\"key_aliases\": [...]} naming the keys to delete.",
         ));
     }
-    let mut tokens: Vec<String> = keys.iter().map(|k| token_from(k)).collect();
-    {
-        let known = state.keys.read();
-        for a in &aliases {
-            tokens.extend(
-                known
-                    .values()
-                    .filter(|k| k.record.key_alias.as_deref() == Some(a.as_str()))
-                    .map(|k| k.record.token.clone()),
-            );
-        }
-        // Nothing is deleted unless every named key is within the caller's reach.
-        for t in &tokens {
-            if let Some(k) = known.get(t) {
-                refuse_wider_key(&caller, k.record.user_role, &k.reach, "delete")?;
-            }
-        }
-    }
-    let gone = state.delete_keys(&tokens).await?;
+    let mut tokens: Vec<String> = req.keys.iter().map(|k| token_from(k)).collect();
+    tokens.extend(
+        (state.keys.read().values())
+            .filter(|k| (k.record.key_alias.as_ref()).is_some_and(|a| req.key_aliases.contains(a)))
+            .map(|k| k.record.token.clone()),
+    );
+    let gone = state.delete_keys(&admin, &tokens).await?;
     if gone.is_empty() {
         return Err(ApiError::not_found("None of the given keys exist."));
     }
-    Ok((StatusCode::OK, Json(json!({ "deleted_keys": gone }))))
+    Ok(Json(json!({ "deleted_keys": gone })))
 }

@@ -21,6 +21,8 @@ pub fn router() -> Router<AppState> {
         .route("/prompts/test", post(run::test_prompt))
         .route("/chat/completions", post(run::chat_completions))
         .route("/v1/chat/completions", post(run::chat_completions))
+        .route("/v1/models", get(run::models))
+        .route("/models", get(run::models))
         .route("/metrics", get(health::metrics))
         .route(
             "/prompts/{prompt_id}",

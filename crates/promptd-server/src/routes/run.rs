@@ -1,9 +1,11 @@
-//! Running prompts against models: `POST /prompts/test` (a draft, always streamed) and
-//! `POST /chat/completions` with an optional stored `prompt_id` (LiteLLM's rules for merging
-//! the template with the request), proxied to an OpenAI-compatible upstream.
+//! Running prompts against models: `POST /prompts/test` (a draft, always streamed),
+//! `POST /chat/completions` with an optional stored `prompt_id` (LiteLLM's rules for merging the
+//! template with the request), proxied to an OpenAI-compatible upstream, and `GET /v1/models`.
+//! The OpenAI-compatible routes answer errors in OpenAI's `{"error": {…}}` shape ([`OpenAi`]), so
+//! OpenAI SDKs show the message.
 
 use axum::Json;
-use axum::body::Body;
+use axum::body::Body as HttpBody;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -13,8 +15,8 @@ use promptd_upstream::ChatResponse;
 use serde_json::{Map, Value, json};
 
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult, FieldError};
-use crate::extract::JsonBody;
+use crate::body::{Body, Fields, FromBody};
+use crate::error::{ApiError, ApiResult, FieldError, OpenAi};
 use crate::state::AppState;
 
 /// Request keys that steer prompt management and are never sent upstream.
@@ -24,20 +26,6 @@ const PROMPT_KEYS: [&str; 4] = [
     "prompt_version",
     "prompt_environment",
 ];
-
-fn object(body: Value) -> ApiResult<Map<String, Value>> {
-    match body {
-        Value::Object(m) => Ok(m),
-        other => Err(ApiError::Validation(vec![
-            FieldError::new(
-                "model_attributes_type",
-                &["body"],
-                "Input should be a valid dictionary or object to extract fields from",
-            )
-            .with_input(&other),
-        ])),
-    }
-}
 
 fn messages_json(messages: &[Message]) -> Vec<Value> {
     messages
@@ -49,13 +37,10 @@ fn messages_json(messages: &[Message]) -> Vec<Value> {
 fn unknown_model(name: &str, state: &AppState) -> ApiError {
     let mut known = state.models.names();
     known.sort();
-    ApiError::Detail(
-        StatusCode::BAD_REQUEST,
-        format!(
-            "/chat/completions: Invalid model name passed in model={name}. Configured models: [{}]; add it to model_list in the config file.",
-            known.join(", ")
-        ),
-    )
+    ApiError::bad_request(format!(
+        "/chat/completions: Invalid model name passed in model={name}. Configured models: [{}]; add it to model_list in the config file.",
+        known.join(", ")
+    ))
 }
 
 /// Sends `body` to the model it names and turns the answer into a response.
@@ -76,7 +61,7 @@ async fn call_model(state: &AppState, body: Map<String, Value>) -> ApiResult<Res
                 (header::CONTENT_TYPE, "text/event-stream; charset=utf-8"),
                 (header::CACHE_CONTROL, "no-cache"),
             ],
-            Body::from_stream(stream),
+            HttpBody::from_stream(stream),
         )
             .into_response()),
         Err(e) => {
@@ -86,97 +71,117 @@ async fn call_model(state: &AppState, body: Map<String, Value>) -> ApiResult<Res
     }
 }
 
-/// `POST /prompts/test`: renders a draft `.prompt` and streams the model's answer.
+/// The body of `POST /prompts/test`.
+pub struct TestRequest {
+    pub dotprompt_content: String,
+    pub prompt_variables: Map<String, Value>,
+    pub conversation_history: Vec<Value>,
+}
+
+impl FromBody for TestRequest {
+    fn from_fields(f: &mut Fields<'_>) -> Option<Self> {
+        let content = f.required_str("dotprompt_content");
+        let prompt_variables = f.object("prompt_variables");
+        let conversation_history = f.list("conversation_history");
+        Some(TestRequest {
+            dotprompt_content: content?,
+            prompt_variables,
+            conversation_history,
+        })
+    }
+}
+
+/// `POST /prompts/test`: renders a draft `.prompt` and streams the model's answer. With a
+/// conversation, LiteLLM keeps only the template's system messages, then the conversation.
 pub async fn test_prompt(
     State(state): State<AppState>,
     Caller(_caller): Caller,
-    JsonBody(body): JsonBody,
+    Body(req): Body<TestRequest>,
 ) -> ApiResult<Response> {
-    let body = object(body)?;
-    let mut errors = Vec::new();
-    let content = match body.get("dotprompt_content") {
-        Some(Value::String(s)) => Some(s.clone()),
-        None => {
-            errors.push(FieldError::missing(&["body", "dotprompt_content"]));
-            None
-        }
-        Some(other) => {
-            errors.push(
-                FieldError::new(
-                    "string_type",
-                    &["body", "dotprompt_content"],
-                    "Input should be a valid string",
-                )
-                .with_input(other),
-            );
-            None
-        }
-    };
-    let vars = match body.get("prompt_variables") {
-        None | Some(Value::Null) => Map::new(),
-        Some(Value::Object(m)) => m.clone(),
-        Some(other) => {
-            errors.push(
-                FieldError::new(
-                    "dict_type",
-                    &["body", "prompt_variables"],
-                    "Input should be a valid dictionary",
-                )
-                .with_input(other),
-            );
-            Map::new()
-        }
-    };
-    let history = match body.get("conversation_history") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(a)) => a.clone(),
-        Some(other) => {
-            errors.push(
-                FieldError::new(
-                    "list_type",
-                    &["body", "conversation_history"],
-                    "Input should be a valid list",
-                )
-                .with_input(other),
-            );
-            Vec::new()
-        }
-    };
-    let Some(content) = content.filter(|_| errors.is_empty()) else {
-        return Err(ApiError::Validation(errors));
-    };
-    let prompt = Prompt::parse(&content, &state.settings.engine)
+    let prompt = Prompt::parse(&req.dotprompt_content, &state.settings.engine)
         .map_err(|e| ApiError::bad_request(format!("Invalid prompt: {e}")))?;
     let model = prompt
         .model()
-        .ok_or_else(|| ApiError::bad_request("Model is required in dotprompt metadata"))?
-        .to_owned();
+        .ok_or_else(|| ApiError::bad_request("Model is required in dotprompt metadata"))?;
     let rendered = prompt
-        .render_unchecked(&vars)
+        .render_unchecked(&req.prompt_variables)
         .map_err(|e| ApiError::bad_request(format!("Error rendering prompt: {e}")))?;
     if rendered.is_empty() {
         return Err(ApiError::bad_request(
             "No messages found in rendered prompt",
         ));
     }
-    // With a conversation, LiteLLM keeps only the template's system messages.
-    let messages: Vec<Value> = if history.is_empty() {
+    let messages: Vec<Value> = if req.conversation_history.is_empty() {
         messages_json(&rendered)
     } else {
         let system: Vec<Message> = rendered
             .into_iter()
             .filter(|m| m.role == Role::System)
             .collect();
+        let history = req.conversation_history;
         messages_json(&system).into_iter().chain(history).collect()
     };
     let mut data = Map::new();
     data.insert("model".into(), model.into());
     data.insert("messages".into(), Value::Array(messages));
-    for (k, v) in prompt.optional_params() {
-        data.insert(k.clone(), v.clone());
-    }
+    data.extend(prompt.optional_params().clone());
     data.insert("stream".into(), Value::Bool(true));
     call_model(&state, data).await
+}
+
+/// A stored prompt named by a chat request.
+pub struct PromptCall {
+    pub id: String,
+    pub version: Option<u32>,
+    pub environment: Option<String>,
+    pub variables: Map<String, Value>,
+    /// The caller's messages, sent after the template's.
+    pub messages: Vec<Value>,
+}
+
+/// The body of `POST /chat/completions`: OpenAI's request, plus LiteLLM's prompt fields.
+pub struct ChatRequest {
+    pub prompt: Option<PromptCall>,
+    pub model: Option<String>,
+    /// Everything else (without the prompt fields), sent upstream as it is.
+    pub rest: Map<String, Value>,
+}
+
+impl FromBody for ChatRequest {
+    fn from_fields(f: &mut Fields<'_>) -> Option<Self> {
+        let model = f.raw("model").and_then(Value::as_str).map(str::to_owned);
+        let mut rest = f.all().clone();
+        for k in PROMPT_KEYS {
+            rest.remove(k);
+        }
+        if f.raw("prompt_id").is_none() {
+            if model.is_none() {
+                f.errors().push(FieldError::missing(&["body", "model"]));
+            }
+            return Some(ChatRequest {
+                prompt: None,
+                model,
+                rest,
+            });
+        }
+        rest.remove("messages");
+        rest.remove("model");
+        let (id, version) = (f.str("prompt_id"), f.version("prompt_version", true));
+        let environment = f.str("prompt_environment");
+        let (variables, messages) = (f.object("prompt_variables"), f.list("messages"));
+        let prompt = PromptCall {
+            id: id?,
+            version,
+            environment,
+            variables,
+            messages,
+        };
+        Some(ChatRequest {
+            prompt: Some(prompt),
+            model,
+            rest,
+        })
+    }
 }
 
 fn flag(params: &Map<String, Value>, name: &str) -> bool {
@@ -186,118 +191,30 @@ fn flag(params: &Map<String, Value>, name: &str) -> bool {
 /// `POST /chat/completions` and `/v1/chat/completions`.
 pub async fn chat_completions(
     State(state): State<AppState>,
-    Caller(caller): Caller,
-    JsonBody(body): JsonBody,
-) -> ApiResult<Response> {
-    let mut body = object(body)?;
-    let Some(raw_id) = body.get("prompt_id").filter(|v| !v.is_null()).cloned() else {
-        for k in PROMPT_KEYS {
-            body.remove(k);
-        }
-        if !body.get("model").is_some_and(Value::is_string) {
-            return Err(ApiError::Validation(vec![FieldError::missing(&[
-                "body", "model",
-            ])]));
-        }
-        return call_model(&state, body).await;
+    caller: Result<Caller, ApiError>,
+    body: Result<Body<ChatRequest>, ApiError>,
+) -> Result<Response, OpenAi> {
+    let (Caller(caller), Body(req)) = (caller?, body?);
+    let Some(call) = req.prompt else {
+        let mut body = req.rest;
+        body.insert("model".into(), req.model.unwrap_or_default().into());
+        return Ok(call_model(&state, body).await?);
     };
-    let raw_id = raw_id
-        .as_str()
-        .ok_or_else(|| {
-            ApiError::Validation(vec![FieldError::new(
-                "string_type",
-                &["body", "prompt_id"],
-                "Input should be a valid string",
-            )])
-        })?
-        .to_owned();
-    let mut r = PromptRef::parse(&raw_id)
-        .map_err(|e| ApiError::not_found(format!("Prompt {raw_id} not found ({e})")))?;
-    match body.get("prompt_version") {
-        None | Some(Value::Null) => {}
-        Some(v) => {
-            let n = v
-                .as_u64()
-                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-                .and_then(|n| u32::try_from(n).ok())
-                .filter(|n| *n >= 1)
-                .ok_or_else(|| {
-                    ApiError::Validation(vec![
-                        FieldError::new(
-                            "int_type",
-                            &["body", "prompt_version"],
-                            "Input should be a positive integer",
-                        )
-                        .with_input(v),
-                    ])
-                })?;
-            r.version = Some(n);
-        }
-    }
-    let env = match body.get("prompt_environment") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Environment::parse_opt(Some(s))
-            .map_err(|e| ApiError::bad_request(format!("prompt_environment: {e}")))?,
-        Some(other) => {
-            return Err(ApiError::Validation(vec![
-                FieldError::new(
-                    "string_type",
-                    &["body", "prompt_environment"],
-                    "Input should be a valid string",
-                )
-                .with_input(other),
-            ]));
-        }
-    };
-    let vars = match body.get("prompt_variables") {
-        None | Some(Value::Null) => Map::new(),
-        Some(Value::Object(m)) => m.clone(),
-        Some(other) => {
-            return Err(ApiError::Validation(vec![
-                FieldError::new(
-                    "dict_type",
-                    &["body", "prompt_variables"],
-                    "Input should be a valid dictionary",
-                )
-                .with_input(other),
-            ]));
-        }
-    };
-    if !caller.may_read(&r) {
-        return Err(ApiError::forbidden(format!(
-            "Your key may not use prompt {r}. Ask an admin for a key whose metadata.prompts lists '{}'.",
-            r.base
-        )));
-    }
+    let mut r = PromptRef::parse(&call.id)
+        .map_err(|e| ApiError::not_found(format!("Prompt {} not found ({e})", call.id)))?;
+    r.version = call.version.or(r.version);
+    let env = Environment::parse_opt(call.environment.as_deref())
+        .map_err(|e| ApiError::bad_request(format!("prompt_environment: {e}")))?;
+    caller.reader_of(&r)?;
     let (entry, template) = super::prompts::resolve_template(&state, &r, env.as_ref())?;
     let rendered = template
-        .render(&vars)
+        .render(&call.variables)
         .map_err(|e| ApiError::bad_request(format!("Error compiling prompt '{}': {e}", r.base)))?;
-    for k in PROMPT_KEYS {
-        body.remove(k);
-    }
-    // Template messages first, then the caller's.
-    let mut messages = messages_json(&rendered);
-    match body.remove("messages") {
-        None | Some(Value::Null) => {}
-        Some(Value::Array(a)) => messages.extend(a),
-        Some(other) => {
-            return Err(ApiError::Validation(vec![
-                FieldError::new(
-                    "list_type",
-                    &["body", "messages"],
-                    "Input should be a valid list",
-                )
-                .with_input(&other),
-            ]));
-        }
-    }
     let params = &entry.record.litellm_params.to_map();
-    let requested_model = body.get("model").and_then(Value::as_str).map(str::to_owned);
     let model = match (
         flag(params, "ignore_prompt_manager_model"),
         template.model(),
-        requested_model,
+        req.model,
     ) {
         (true, _, Some(m)) | (false, None, Some(m)) => m,
         (_, Some(m), _) => m.to_owned(),
@@ -305,26 +222,38 @@ pub async fn chat_completions(
             return Err(ApiError::bad_request(format!(
                 "Neither the request nor prompt {} names a model; send \"model\" or add model: to the prompt's frontmatter",
                 r.base
-            )));
+            ))
+            .into());
         }
     };
+    // Template messages first, then the caller's; the template's parameters win unless the
+    // prompt says to ignore them.
+    let mut messages = messages_json(&rendered);
+    messages.extend(call.messages);
     let mut out = Map::new();
     out.insert("model".into(), model.into());
     out.insert("messages".into(), Value::Array(messages));
+    out.extend(req.rest);
     let template_params_win = !flag(params, "ignore_prompt_manager_optional_params");
-    for (k, v) in body {
-        if k != "model" {
-            out.insert(k, v);
-        }
-    }
-    if template_params_win {
-        for (k, v) in template.optional_params() {
+    for (k, v) in template.optional_params() {
+        if template_params_win || !out.contains_key(k) {
             out.insert(k.clone(), v.clone());
         }
-    } else {
-        for (k, v) in template.optional_params() {
-            out.entry(k.clone()).or_insert_with(|| v.clone());
-        }
     }
-    call_model(&state, out).await
+    Ok(call_model(&state, out).await?)
+}
+
+/// `GET /v1/models` and `/models`: the models of `model_list`, in OpenAI's shape.
+pub async fn models(
+    State(state): State<AppState>,
+    caller: Result<Caller, ApiError>,
+) -> Result<Json<Value>, OpenAi> {
+    caller?;
+    let mut names = state.models.names();
+    names.sort();
+    let data: Vec<Value> = names
+        .into_iter()
+        .map(|id| json!({"id": id, "object": "model", "created": 0, "owned_by": "promptd"}))
+        .collect();
+    Ok(Json(json!({"object": "list", "data": data})))
 }

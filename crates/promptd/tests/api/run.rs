@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use promptd_fake_upstream::{Behavior, FakeUpstream, refused_url};
+use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::common::*;
@@ -206,9 +207,13 @@ async fn an_unknown_prompt_or_version_is_a_404_and_nothing_is_sent_upstream() {
     let fake = FakeUpstream::start().await;
     let app = start(&fake).await;
     let (s, body) = send(post(&app, "/chat/completions", json!({"model": "echo-gpt", "prompt_id": "does_not_exist", "messages": [{"role": "user", "content": "hi"}]}))).await;
+    // OpenAI's error shape on the OpenAI-compatible routes, so SDKs show the message.
     assert_eq!(
         (s, body),
-        (404, json!({"detail": "Prompt does_not_exist not found"}))
+        (
+            404,
+            json!({"error": {"message": "Prompt does_not_exist not found", "type": "not_found_error", "param": null, "code": "404"}})
+        )
     );
     let (s, _) = send(post(
         &app,
@@ -231,8 +236,9 @@ async fn a_variable_type_error_is_a_400_naming_the_variable() {
     ))
     .await;
     assert_eq!(s, 400);
-    let detail = body["detail"].as_str().unwrap();
+    let detail = body["error"]["message"].as_str().unwrap();
     assert!(detail.starts_with("Error compiling prompt 'echo_prompt': Invalid type for field 'name': expected string, got integer"), "{detail}");
+    assert_eq!(body["error"]["type"], "invalid_request_error");
     assert!(fake.requests().is_empty());
 }
 
@@ -273,7 +279,7 @@ async fn without_a_prompt_id_the_request_is_forwarded_unchanged() {
     .await;
     assert_eq!(s, 400);
     assert!(
-        body["detail"]
+        body["error"]["message"]
             .as_str()
             .unwrap()
             .contains("Invalid model name passed in model=nope"),
@@ -663,4 +669,70 @@ async fn a_model_list_entry_that_cannot_work_stops_startup_naming_it() {
         msg.contains("model_list[0] (claude)") && msg.contains("not OpenAI-compatible"),
         "{msg}"
     );
+}
+
+#[tokio::test]
+async fn errors_on_the_openai_routes_use_openais_shape_with_every_field_error() {
+    let fake = FakeUpstream::start().await;
+    let app = start(&fake).await;
+    let (s, body) = send(post(
+        &app,
+        "/v1/chat/completions",
+        json!({"prompt_id": "echo_prompt", "prompt_version": "x", "prompt_variables": [1], "messages": 3}),
+    ))
+    .await;
+    assert_eq!(s, 422, "{body}");
+    assert_eq!(body["error"]["type"], "invalid_request_error");
+    assert_eq!(body["error"]["param"], "prompt_version");
+    let msg = body["error"]["message"].as_str().unwrap();
+    for field in ["prompt_version", "prompt_variables", "messages"] {
+        assert!(msg.contains(field), "{field} missing from {msg}");
+    }
+    let (s, body) = send(
+        app.req(Method::POST, "/chat/completions", None)
+            .json(&json!({"model": "echo-gpt"})),
+    )
+    .await;
+    assert_eq!(s, 401);
+    assert_eq!(body["error"]["type"], "auth_error");
+    let user = app.key("internal_user", Some(&["other"])).await;
+    let (s, body) = send(
+        app.req(Method::POST, "/chat/completions", Some(&user))
+            .json(&json!({"prompt_id": "echo_prompt"})),
+    )
+    .await;
+    assert_eq!(s, 403);
+    assert_eq!(body["error"]["type"], "permission_error");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("echo_prompt"),
+        "{body}"
+    );
+    assert!(fake.requests().is_empty());
+}
+
+#[tokio::test]
+async fn the_models_list_names_the_configured_models_in_openais_shape() {
+    let fake = FakeUpstream::start().await;
+    let app = start(&fake).await;
+    for path in ["/v1/models", "/models"] {
+        let (s, body) = app.get(path, MASTER).await;
+        assert_eq!(s, 200, "{body}");
+        assert_eq!(body["object"], "list");
+        let ids: Vec<&str> = body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                assert_eq!(m["object"], "model");
+                m["id"].as_str().unwrap()
+            })
+            .collect();
+        assert!(ids.contains(&"echo-gpt"), "{body}");
+    }
+    let (s, body) = send(app.req(Method::GET, "/v1/models", None)).await;
+    assert_eq!(s, 401);
+    assert_eq!(body["error"]["type"], "auth_error");
 }

@@ -1,0 +1,377 @@
+//! Writing prompts: `POST`, `PUT`, `PATCH` and `DELETE`. Every write that adds a version is one
+//! read-modify-write ([`store_version`] → `App::append_derived`); every write needs a
+//! [`Writer`] for the prompt and the environments it touches.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use promptd_core::{Environment, PromptId, PromptRef, Writer};
+use serde_json::{Map, Value, json};
+
+use super::{EnvQuery, env_param, not_found, path_ref};
+use crate::auth::Caller;
+use crate::body::{Body, Fields, FromBody};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::QueryParams;
+use crate::state::{AppState, NewContent, PromptEntry};
+use crate::wire::{
+    SUPPORTED_INTEGRATIONS, TemplateSource, environment_of, parse_litellm_params,
+    parse_prompt_info, restore_secrets, spec_json, template_source,
+};
+
+/// The body of `POST /prompts` ([`CreateRequest`], `prompt_id` required) and
+/// `PUT /prompts/{id}` ([`UpdateRequest`], `prompt_id` optional: the path names the prompt).
+pub struct PromptWrite<const ID_REQUIRED: bool> {
+    pub prompt_id: Option<String>,
+    pub litellm_params: Map<String, Value>,
+    pub prompt_info: Map<String, Value>,
+}
+
+pub type CreateRequest = PromptWrite<true>;
+pub type UpdateRequest = PromptWrite<false>;
+
+impl<const ID_REQUIRED: bool> FromBody for PromptWrite<ID_REQUIRED> {
+    fn from_fields(f: &mut Fields<'_>) -> Option<Self> {
+        let prompt_id = if ID_REQUIRED || f.has("prompt_id") {
+            f.required_str("prompt_id")
+        } else {
+            None
+        };
+        let params = match f.all().get("litellm_params") {
+            None => {
+                f.errors().push(crate::error::FieldError::missing(&[
+                    "body",
+                    "litellm_params",
+                ]));
+                None
+            }
+            Some(v) => parse_litellm_params(v, &["body", "litellm_params"], f.errors()),
+        };
+        let info = parse_prompt_info(
+            f.all().get("prompt_info"),
+            &["body", "prompt_info"],
+            f.errors(),
+        );
+        Some(PromptWrite {
+            prompt_id,
+            litellm_params: params?,
+            prompt_info: info?,
+        })
+    }
+}
+
+/// The body of `PATCH /prompts/{id}`: the fields to replace (the others come from the base).
+pub struct PromptPatch {
+    pub litellm_params: Option<Map<String, Value>>,
+    pub prompt_info: Option<Map<String, Value>>,
+}
+
+impl FromBody for PromptPatch {
+    fn from_fields(f: &mut Fields<'_>) -> Option<Self> {
+        let params = f
+            .raw("litellm_params")
+            .map(|v| parse_litellm_params(v, &["body", "litellm_params"], f.errors()));
+        let info = f
+            .raw("prompt_info")
+            .map(|v| parse_prompt_info(Some(v), &["body", "prompt_info"], f.errors()));
+        Some(PromptPatch {
+            litellm_params: params.map(Option::unwrap_or_default),
+            prompt_info: info.map(Option::unwrap_or_default),
+        })
+    }
+}
+
+/// Checks the integration and compiles the template a write carries.
+fn validate_template(
+    state: &AppState,
+    params: &Map<String, Value>,
+) -> ApiResult<promptd_template::Prompt> {
+    let integration = params
+        .get("prompt_integration")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if !SUPPORTED_INTEGRATIONS.contains(&integration) {
+        return Err(ApiError::bad_request(format!(
+            "Unsupported prompt_integration '{integration}'. promptd supports: {}.",
+            SUPPORTED_INTEGRATIONS.join(", ")
+        )));
+    }
+    let text = match template_source(params).map_err(ApiError::bad_request)? {
+        TemplateSource::Text(t) => t,
+        TemplateSource::File(p) => {
+            return Err(ApiError::bad_request(format!(
+                "prompt_file ('{p}') is only accepted in the config file: the API does not read files on the server. Send the text as dotprompt_content."
+            )));
+        }
+    };
+    state.compile(&text)
+}
+
+fn refuse_config_type(info: &Map<String, Value>) -> ApiResult<()> {
+    if info.get("prompt_type").and_then(Value::as_str) == Some("config") {
+        return Err(ApiError::bad_request(
+            "prompt_info.prompt_type 'config' is reserved for prompts loaded from the config file; send 'db' or leave it out.",
+        ));
+    }
+    Ok(())
+}
+
+fn refuse_config_prompt(state: &AppState, id: &PromptId, message: &str) -> ApiResult<()> {
+    if state.index.read().is_config(id) {
+        return Err(ApiError::bad_request(message.to_owned()));
+    }
+    Ok(())
+}
+
+fn written(entry: &PromptEntry) -> Json<Value> {
+    let r = &entry.record;
+    Json(spec_json(
+        r,
+        &format!("{}.v{}", r.prompt_id, r.version),
+        Some(r.version),
+    ))
+}
+
+/// What a write changes: POST and PUT send both fields, PATCH may leave one out (it is then
+/// taken from the base version).
+struct Change {
+    params: Option<Map<String, Value>>,
+    info: Option<Map<String, Value>>,
+    /// The version whose secrets a redacted value restores when the environment has none yet.
+    fallback: Option<Arc<PromptEntry>>,
+}
+
+/// The common end of POST, PUT and PATCH, as one read-modify-write: inside the writing
+/// transaction the base version is read (`base`, or the environment's latest), the fields the
+/// request left out are taken from it, the template is compiled, `prompt_info.environment` is
+/// pinned to the target environment, redacted secrets are restored from the base (or the
+/// fallback), and the version is appended. `base_required` makes a missing base a 404 (PATCH).
+async fn store_version(
+    state: &AppState,
+    writer: &Writer,
+    env: Environment,
+    (base, base_required): (Option<u32>, bool),
+    change: Change,
+) -> ApiResult<Json<Value>> {
+    let st = state.clone();
+    let (id, environment) = (writer.prompt().clone(), env.clone());
+    let entry = state
+        .append_derived(writer, &env, base, move |base_rec| {
+            if base_required && base_rec.is_none() {
+                let r = PromptRef {
+                    base: id,
+                    version: base,
+                };
+                return Err(ApiError::not_found(format!(
+                    "Prompt with ID {r} not found in environment {environment}"
+                )));
+            }
+            let from_base = |f: fn(&promptd_core::PromptRecord) -> Map<String, Value>| {
+                base_rec.map(f).unwrap_or_default()
+            };
+            let mut params = change
+                .params
+                .unwrap_or_else(|| from_base(|b| b.litellm_params.to_map()));
+            let mut info = change
+                .info
+                .unwrap_or_else(|| from_base(|b| b.prompt_info.to_map()));
+            let template = validate_template(&st, &params)?;
+            info.insert("environment".into(), environment.as_str().into());
+            let previous = base_rec
+                .map(|b| b.litellm_params.to_map())
+                .or_else(|| change.fallback.map(|e| e.record.litellm_params.to_map()));
+            restore_secrets(&mut params, previous.as_ref());
+            let content = NewContent {
+                litellm_params: params,
+                prompt_info: info,
+            };
+            Ok((content, template))
+        })
+        .await?;
+    Ok(written(&entry))
+}
+
+/// `POST /prompts`: creates the next version of a prompt in its environment.
+pub async fn create(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Body(b): Body<CreateRequest>,
+) -> ApiResult<Json<Value>> {
+    let admin = caller.prompt_admin("create")?;
+    let raw_id = b.prompt_id.unwrap_or_default();
+    let id = PromptId::parse_new(&raw_id).map_err(|e| ApiError::bad_request(e.0))?;
+    let env = environment_of(&b.prompt_info)?;
+    let writer = admin.writer_of(&id, [&env])?;
+    refuse_config_type(&b.prompt_info)?;
+    refuse_config_prompt(
+        &state,
+        &id,
+        &format!(
+            "Prompt {id} is defined in the config file and cannot be changed through the API. Edit the config file, or choose another prompt_id."
+        ),
+    )?;
+    let change = Change {
+        params: Some(b.litellm_params),
+        info: Some(b.prompt_info),
+        fallback: None,
+    };
+    store_version(&state, &writer, env, (None, false), change).await
+}
+
+/// `PUT /prompts/{id}`: a new version of an existing prompt (in `prompt_info.environment`).
+pub async fn update(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(raw): Path<String>,
+    Body(b): Body<UpdateRequest>,
+) -> ApiResult<Json<Value>> {
+    let admin = caller.prompt_admin("update")?;
+    let r = path_ref(&raw)
+        .map_err(|_| ApiError::not_found(format!("Prompt with ID {raw} not found")))?;
+    let env = environment_of(&b.prompt_info)?;
+    let writer = admin.writer_of(&r.base, [&env])?;
+    refuse_config_prompt(&state, &r.base, "Cannot update config prompts.")?;
+    if !state.index.read().has_stored(&r.base) {
+        return Err(ApiError::not_found(format!(
+            "Prompt with ID {} not found. Create it with POST /prompts first.",
+            r.base
+        )));
+    }
+    refuse_config_type(&b.prompt_info)?;
+    // A first version in a new environment restores redacted secrets from the version a read
+    // would serve.
+    let fallback = state.index.read().resolve(&r.base, None, None);
+    let change = Change {
+        params: Some(b.litellm_params),
+        info: Some(b.prompt_info),
+        fallback,
+    };
+    store_version(&state, &writer, env, (None, false), change).await
+}
+
+/// `PATCH /prompts/{id}?environment=`: replaces the given top-level fields of the latest (or
+/// the addressed) version and stores the result as a new version; versions are immutable.
+pub async fn patch(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(raw): Path<String>,
+    QueryParams(q): QueryParams<EnvQuery>,
+    Body(b): Body<PromptPatch>,
+) -> ApiResult<Json<Value>> {
+    let admin = caller.prompt_admin("patch")?;
+    let r = path_ref(&raw)
+        .map_err(|_| ApiError::not_found(format!("Prompt with ID {raw} not found")))?;
+    let env = env_param("query parameter environment", q.environment.as_deref())?
+        .unwrap_or_else(Environment::development);
+    let writer = admin.writer_of(&r.base, [&env])?;
+    refuse_config_prompt(&state, &r.base, "Cannot update config prompts.")?;
+    if state
+        .index
+        .read()
+        .resolve(&r.base, Some(&env), r.version)
+        .is_none()
+    {
+        return Err(ApiError::not_found(format!(
+            "Prompt with ID {r} not found in environment {env}"
+        )));
+    }
+    if let Some(info) = &b.prompt_info {
+        refuse_config_type(info)?;
+        if let Some(e) = info.get("environment").and_then(Value::as_str)
+            && e != env.as_str()
+        {
+            return Err(ApiError::bad_request(format!(
+                "prompt_info.environment '{e}' differs from the environment being patched ('{env}'). PATCH cannot move a prompt between environments; use PUT with prompt_info.environment to create a version there."
+            )));
+        }
+    }
+    // The fields left out come from the base version, read inside the writing transaction, so
+    // two PATCHes of different fields sent at once both survive.
+    let change = Change {
+        params: b.litellm_params,
+        info: b.prompt_info,
+        fallback: None,
+    };
+    store_version(&state, &writer, env, (r.version, true), change).await
+}
+
+/// What a DELETE addresses: the environment to delete from (`None` = all of them).
+fn delete_target(
+    state: &AppState,
+    r: &PromptRef,
+    env: Option<&Environment>,
+) -> ApiResult<Option<Environment>> {
+    let idx = state.index.read();
+    if idx.is_config(&r.base) {
+        return Err(ApiError::bad_request("Cannot delete config prompts."));
+    }
+    let missing = || ApiError::not_found(format!("Prompt with ID {r} not found"));
+    let has = |e: &Environment, v| idx.resolve(&r.base, Some(e), v).is_some();
+    match (r.version, env) {
+        (Some(v), Some(e)) => has(e, Some(v))
+            .then(|| Some(e.clone()))
+            .ok_or_else(|| not_found(r, Some(e))),
+        (Some(v), None) => {
+            let envs: Vec<Environment> = idx
+                .environments(&r.base)
+                .into_iter()
+                .map(Environment::from_trusted)
+                .filter(|e| has(e, Some(v)))
+                .collect();
+            match envs.as_slice() {
+                [] => Err(missing()),
+                [one] => Ok(Some(one.clone())),
+                many => Err(ApiError::bad_request(format!(
+                    "Version {v} of {} exists in several environments ({}); add ?environment= to say which one to delete.",
+                    r.base,
+                    many.iter()
+                        .map(Environment::as_str)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))),
+            }
+        }
+        (None, Some(e)) => idx
+            .environments(&r.base)
+            .iter()
+            .any(|x| x == e.as_str())
+            .then(|| Some(e.clone()))
+            .ok_or_else(|| not_found(r, Some(e))),
+        (None, None) => idx.has_stored(&r.base).then_some(None).ok_or_else(missing),
+    }
+}
+
+/// `DELETE /prompts/{id}[.vN]?environment=`: one version, one environment, or everything.
+pub async fn delete(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(raw): Path<String>,
+    QueryParams(q): QueryParams<EnvQuery>,
+) -> ApiResult<Json<Value>> {
+    let admin = caller.prompt_admin("delete")?;
+    let r = path_ref(&raw)
+        .map_err(|_| ApiError::not_found(format!("Prompt with ID {raw} not found")))?;
+    let env = env_param("query parameter environment", q.environment.as_deref())?;
+    // Deleting every environment needs the right to write each of them.
+    let touched: Vec<Environment> = match &env {
+        Some(e) => vec![e.clone()],
+        None => (state.index.read().environments(&r.base).into_iter())
+            .map(Environment::from_trusted)
+            .collect(),
+    };
+    let writer = admin.writer_of(&r.base, &touched)?;
+    let target = delete_target(&state, &r, env.as_ref())?;
+    state
+        .delete_versions(&writer, target.as_ref(), r.version)
+        .await?;
+    let message = match (r.version, &target) {
+        (Some(v), Some(e)) => format!(
+            "Prompt {} version {v} deleted successfully from {e}",
+            r.base
+        ),
+        (None, Some(e)) => format!("Prompt {} deleted successfully from {e}", r.base),
+        _ => format!("Prompt {} deleted successfully", r.base),
+    };
+    Ok(Json(json!({ "message": message })))
+}
