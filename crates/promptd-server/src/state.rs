@@ -13,12 +13,11 @@ use promptd_core::{
     Change, Entry, Environment, Index, JsonObject, KeyAdmin, KeyRecord, NewVersion, Principal,
     PromptId, PromptRecord, PromptSource, Reach, Store, Version, Writer,
 };
-use promptd_template::{EngineOptions, Prompt};
+use promptd_template::{Definition, DefinitionError, EngineOptions, Prompt};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::error::{ApiError, ApiResult};
-use crate::wire::{TemplateSource, template_source};
 
 /// One version in memory, with its template.
 pub type PromptEntry = Entry<LazyTemplate>;
@@ -30,7 +29,7 @@ pub type PromptEntry = Entry<LazyTemplate>;
 pub struct LazyTemplate {
     /// The `.prompt` text when it is not in `litellm_params` (a config `prompt_file`).
     file_text: Option<String>,
-    compiled: std::sync::OnceLock<Result<Prompt, String>>,
+    compiled: std::sync::OnceLock<Result<Prompt, DefinitionError>>,
 }
 
 impl LazyTemplate {
@@ -45,20 +44,14 @@ impl LazyTemplate {
     }
 
     /// The compiled template of `record`, compiling it the first time.
-    pub fn get(&self, record: &PromptRecord, engine: &EngineOptions) -> &Result<Prompt, String> {
-        self.compiled.get_or_init(|| {
-            let text = match &self.file_text {
-                Some(t) => t.clone(),
-                None => match template_source(&record.litellm_params.to_map())? {
-                    TemplateSource::Text(t) => t,
-                    TemplateSource::File(p) => {
-                        return Err(format!(
-                            "prompt_file '{p}' is only read from the config file"
-                        ));
-                    }
-                },
-            };
-            Prompt::parse(&text, engine).map_err(|e| e.to_string())
+    pub fn get(
+        &self,
+        record: &PromptRecord,
+        engine: &EngineOptions,
+    ) -> &Result<Prompt, DefinitionError> {
+        self.compiled.get_or_init(|| match &self.file_text {
+            Some(text) => Ok(Prompt::parse(text, engine)?),
+            None => Definition::compile_inline(&record.litellm_params.to_map(), engine),
         })
     }
 }
@@ -162,11 +155,16 @@ impl App {
         master_key: Option<&str>,
         settings: Settings,
         config_prompts: Vec<ConfigPrompt>,
-    ) -> anyhow_like::Result<App> {
+    ) -> Result<App, StartupError> {
         let mut index = Index::new();
         for cp in config_prompts {
-            let template = Prompt::parse(&cp.template_text, &settings.engine)
-                .map_err(|e| format!("config prompt '{}': {e}", cp.prompt_id))?;
+            let template =
+                Prompt::parse(&cp.template_text, &settings.engine).map_err(|source| {
+                    StartupError::ConfigPrompt {
+                        prompt_id: cp.prompt_id.to_string(),
+                        source,
+                    }
+                })?;
             index.insert_config(Entry {
                 record: PromptRecord {
                     id: format!("config:{}", cp.prompt_id),
@@ -186,13 +184,13 @@ impl App {
                 },
             });
         }
-        let rows = store.all_versions().await.map_err(|e| e.to_string())?;
+        let rows = store.all_versions().await?;
         for rec in rows.iter().filter(|r| index.is_config(&r.prompt_id)) {
             tracing::warn!(prompt_id = %rec.prompt_id, version = rec.version, "a config prompt shadows this stored version");
         }
         let by_prompt = entries_by_prompt(&index, rows);
         index.replace_all_stored(by_prompt);
-        let keys = key_map(store.all_keys().await.map_err(|e| e.to_string())?);
+        let keys = key_map(store.all_keys().await?);
         Ok(App {
             store,
             index: RwLock::new(index),
@@ -528,7 +526,14 @@ fn entries_by_prompt(
     by_prompt.into_iter().collect()
 }
 
-/// A tiny error alias so `App::new` needs no extra dependency.
-pub mod anyhow_like {
-    pub type Result<T> = std::result::Result<T, String>;
+/// Why the state could not be built at startup.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("config prompt '{prompt_id}': {source}")]
+    ConfigPrompt {
+        prompt_id: String,
+        source: promptd_template::TemplateError,
+    },
+    #[error("cannot load the stored prompts and keys: {0}")]
+    Store(#[from] promptd_core::StoreError),
 }

@@ -14,54 +14,6 @@ use crate::error::{ApiError, FieldError};
 /// unchanged in a PUT or PATCH keeps the stored secret.
 pub const REDACTED: &str = "**redacted**";
 
-/// The integrations promptd can run. LiteLLM knows more; they are refused with this list.
-pub const SUPPORTED_INTEGRATIONS: &[&str] = &["dotprompt"];
-
-/// LiteLLM's text for keyed `prompt_data` combined with `litellm_params.prompt_id`.
-pub const AMBIGUOUS_PROMPT_DATA_ERROR: &str = "litellm_params.prompt_id cannot be combined with prompt_data keyed by template name. Send a flat template, prompt_data={\"content\": \"...\", \"metadata\": {...}}, together with litellm_params.prompt_id, or send prompt_data={\"<template_id>\": {\"content\": \"...\", \"metadata\": {...}}} without litellm_params.prompt_id.";
-
-/// `PromptLiteLLMParams`' declared fields, in declaration order, with their defaults.
-const PARAM_FIELDS: &[(&str, Kind)] = &[
-    ("prompt_id", Kind::Str),
-    ("prompt_integration", Kind::Str),
-    ("api_base", Kind::Str),
-    ("api_key", Kind::Str),
-    ("provider_specific_query_params", Kind::Dict),
-    ("ignore_prompt_manager_model", Kind::Bool),
-    ("ignore_prompt_manager_optional_params", Kind::Bool),
-    ("dotprompt_content", Kind::Str),
-];
-
-#[derive(Clone, Copy)]
-enum Kind {
-    Str,
-    Bool,
-    Dict,
-}
-
-fn check_kind(v: &Value, kind: Kind, loc: &[&str], errors: &mut Vec<FieldError>) {
-    let (ok, ty, msg) = match kind {
-        Kind::Str => (
-            v.is_string(),
-            "string_type",
-            "Input should be a valid string",
-        ),
-        Kind::Bool => (
-            v.is_boolean(),
-            "bool_type",
-            "Input should be a valid boolean",
-        ),
-        Kind::Dict => (
-            v.is_object(),
-            "dict_type",
-            "Input should be a valid dictionary",
-        ),
-    };
-    if !v.is_null() && !ok {
-        errors.push(FieldError::new(ty, loc, msg).with_input(v));
-    }
-}
-
 fn object<'a>(
     v: &'a Value,
     loc: &[&str],
@@ -83,40 +35,27 @@ fn object<'a>(
     }
 }
 
-/// Parses and normalises `litellm_params`: declared fields first with their defaults, then
-/// extras in the order sent.
+/// Parses and normalises `litellm_params` (see [`promptd_template::definition::normalize_params`]),
+/// turning its problems into 422 entries under `loc`.
 pub fn parse_litellm_params(
     v: &Value,
     loc: &[&str],
     errors: &mut Vec<FieldError>,
 ) -> Option<Map<String, Value>> {
-    let m = object(v, loc, errors)?;
-    let before = errors.len();
-    let mut out = Map::new();
-    for (name, kind) in PARAM_FIELDS {
-        let field_loc: Vec<&str> = loc.iter().copied().chain([*name]).collect();
-        match m.get(*name) {
-            Some(val) => {
-                check_kind(val, *kind, &field_loc, errors);
-                out.insert((*name).to_owned(), val.clone());
+    match promptd_template::definition::normalize_params(v) {
+        Ok(m) => Some(m),
+        Err(problems) => {
+            for p in problems {
+                let field_loc: Vec<&str> = loc.iter().copied().chain(p.field).collect();
+                let mut e = FieldError::new(p.kind, &field_loc, p.msg);
+                if let Some(i) = &p.input {
+                    e = e.with_input(i);
+                }
+                errors.push(e);
             }
-            None if *name == "prompt_integration" => errors.push(FieldError::missing(&field_loc)),
-            None => {
-                let default = if matches!(kind, Kind::Bool) {
-                    Value::Bool(false)
-                } else {
-                    Value::Null
-                };
-                out.insert((*name).to_owned(), default);
-            }
+            None
         }
     }
-    for (k, val) in m {
-        if !out.contains_key(k) {
-            out.insert(k.clone(), val.clone());
-        }
-    }
-    (errors.len() == before).then_some(out)
 }
 
 /// Parses `prompt_info` (`prompt_type` defaults to `"db"`; `environment` to `development`).
@@ -150,7 +89,11 @@ pub fn parse_prompt_info(
     }
     let env = m.get("environment").cloned().unwrap_or(Value::Null);
     let l: Vec<&str> = loc.iter().copied().chain(["environment"]).collect();
-    check_kind(&env, Kind::Str, &l, errors);
+    if !env.is_null() && !env.is_string() {
+        errors.push(
+            FieldError::new("string_type", &l, "Input should be a valid string").with_input(&env),
+        );
+    }
     out.insert("environment".into(), env);
     for (k, val) in m {
         if !out.contains_key(k) {
@@ -341,88 +284,6 @@ pub fn read_version(rec: &PromptRecord) -> u32 {
     }
 }
 
-/// Where a prompt's `.prompt` text comes from, per `litellm_params`.
-#[derive(Debug, Clone, PartialEq)]
-pub enum TemplateSource {
-    /// The text itself (from `dotprompt_content` or `prompt_data`).
-    Text(String),
-    /// A file path (config prompts only), resolved by the caller.
-    File(String),
-}
-
-/// Finds the template of a prompt in its `litellm_params`, enforcing LiteLLM's rules (and
-/// refusing what LiteLLM would silently mis-store).
-pub fn template_source(params: &Map<String, Value>) -> Result<TemplateSource, String> {
-    if let Some(dir) = params.get("prompt_directory").filter(|v| !v.is_null()) {
-        return Err(format!(
-            "prompt_directory ({dir}) is not supported: a prompt holds one template. Use dotprompt_content, prompt_data or prompt_file"
-        ));
-    }
-    if let Some(text) = params.get("dotprompt_content").and_then(Value::as_str) {
-        return Ok(TemplateSource::Text(text.to_owned()));
-    }
-    if let Some(data) = params.get("prompt_data").filter(|v| !v.is_null()) {
-        let data = match data {
-            Value::String(s) => serde_json::from_str::<Value>(s)
-                .map_err(|e| format!("prompt_data is a string but not valid JSON: {e}"))?,
-            other => other.clone(),
-        };
-        let Value::Object(map) = data else {
-            return Err(
-                "prompt_data must be an object: {\"content\": \"...\", \"metadata\": {...}}".into(),
-            );
-        };
-        let flat = if map.contains_key("content") {
-            map
-        } else {
-            let has_id = params
-                .get("prompt_id")
-                .and_then(Value::as_str)
-                .is_some_and(|s| !s.is_empty());
-            if has_id && !map.is_empty() {
-                return Err(AMBIGUOUS_PROMPT_DATA_ERROR.to_owned());
-            }
-            match map.len() {
-                1 => match map.into_iter().next() {
-                    Some((_, Value::Object(inner))) => inner,
-                    _ => {
-                        return Err(
-                            "prompt_data's template must be an object with \"content\"".into()
-                        );
-                    }
-                },
-                0 => {
-                    return Err(
-                        "prompt_data is empty; send {\"content\": \"...\", \"metadata\": {...}}"
-                            .into(),
-                    );
-                }
-                n => {
-                    return Err(format!(
-                        "prompt_data holds {n} templates; a prompt holds exactly one. Create one prompt per template"
-                    ));
-                }
-            }
-        };
-        let content = flat
-            .get("content")
-            .and_then(Value::as_str)
-            .ok_or("prompt_data.content must be a string")?;
-        let metadata = match flat.get("metadata") {
-            None | Some(Value::Null) => Map::new(),
-            Some(Value::Object(m)) => m.clone(),
-            Some(_) => return Err("prompt_data.metadata must be an object".into()),
-        };
-        return Ok(TemplateSource::Text(promptd_template::from_json(
-            content, &metadata,
-        )));
-    }
-    if let Some(path) = params.get("prompt_file").and_then(Value::as_str) {
-        return Ok(TemplateSource::File(path.to_owned()));
-    }
-    Err("litellm_params has no template: set dotprompt_content (the .prompt text) or prompt_data ({\"content\": \"...\", \"metadata\": {...}})".into())
-}
-
 /// Reads a required string field of a JSON object body.
 pub fn required_str<'a>(
     m: &'a Map<String, Value>,
@@ -561,17 +422,5 @@ mod tests {
         let expected = sent.clone();
         restore_secrets(&mut sent, Some(&stored));
         assert_eq!(sent, expected);
-    }
-
-    #[test]
-    fn keyed_prompt_data_with_a_prompt_id_is_ambiguous() {
-        let p: Map<String, Value> = serde_json::from_value(
-            json!({"prompt_id": "a", "prompt_data": {"t": {"content": "x"}}}),
-        )
-        .unwrap();
-        assert_eq!(
-            template_source(&p).unwrap_err(),
-            AMBIGUOUS_PROMPT_DATA_ERROR
-        );
     }
 }

@@ -4,7 +4,7 @@ use sqlx::AnyPool;
 use sqlx::migrate::{Migrate, Migration, MigrationType, Migrator};
 use sqlx::{AssertSqlSafe, SqlSafeStr};
 
-use crate::sql::Backend;
+use crate::backend::Backend;
 
 const SQLITE: &[(i64, &str, &str)] = &[(
     1,

@@ -1,6 +1,5 @@
 //! The `Store` implementation shared by both backends.
 
-use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -13,30 +12,9 @@ use serde_json::{Map, Value};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
+use crate::backend::{Backend, redact_url};
 use crate::migrate::{SchemaStatus, migrator, schema_status};
 use crate::queries as q;
-
-/// Which database a URL points at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-impl Backend {
-    pub fn from_url(url: &str) -> Result<Backend, String> {
-        if url.starts_with("sqlite:") {
-            Ok(Backend::Sqlite)
-        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Ok(Backend::Postgres)
-        } else {
-            Err(format!(
-                "unsupported database URL '{}': use sqlite://FILE or postgres://USER@HOST/DB",
-                redact_url(url)
-            ))
-        }
-    }
-}
 
 /// Pool settings; the defaults suit one promptd instance.
 #[derive(Debug, Clone)]
@@ -67,7 +45,7 @@ impl SqlStore {
     /// Connects without touching the schema. For SQLite the file is created if missing.
     pub async fn connect(url: &str, opts: &StoreOptions) -> Result<SqlStore, StoreError> {
         sqlx::any::install_default_drivers();
-        let backend = Backend::from_url(url).map_err(StoreError::Internal)?;
+        let backend = Backend::from_url(url).map_err(|e| StoreError::Internal(e.to_string()))?;
         let pool = match backend {
             Backend::Sqlite => {
                 let url = sqlite_url(url);
@@ -216,20 +194,6 @@ fn sqlite_url(url: &str) -> String {
         format!("{url}&mode=rwc")
     } else {
         format!("{url}?mode=rwc")
-    }
-}
-
-/// Hides a password in a database URL before it reaches a message or a log.
-pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let creds = &url[s + 3..at];
-            match creds.find(':') {
-                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
     }
 }
 
@@ -466,12 +430,5 @@ impl Store for SqlStore {
             .await
             .map_err(map_err)?;
         Ok(())
-    }
-}
-
-impl FromStr for Backend {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Backend::from_url(s)
     }
 }

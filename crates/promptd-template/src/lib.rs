@@ -9,6 +9,7 @@
 //!
 //! The accepted format and every difference from LiteLLM are in `docs/prompt-format.md`.
 
+pub mod definition;
 mod engine;
 mod frontmatter;
 mod roles;
@@ -20,6 +21,7 @@ use minijinja::Environment;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+pub use definition::{Definition, DefinitionError, SUPPORTED_INTEGRATIONS, TemplateSource};
 pub use frontmatter::split_frontmatter;
 pub use schema::{FieldType, SchemaField};
 

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 
 use promptd_core::PromptId;
 use promptd_server::ConfigPrompt;
-use promptd_server::wire::{TemplateSource, parse_litellm_params, template_source};
+use promptd_template::definition::normalize_params;
+use promptd_template::{Definition, DefinitionError, SUPPORTED_INTEGRATIONS};
 use serde_json::{Map, Value};
 
 /// The parsed file, with `os.environ/` references resolved.
@@ -162,49 +163,30 @@ fn config_prompt(entry: &Value, i: usize, base_dir: &Path) -> Result<ConfigPromp
     })?;
     let at = format!("prompts[{i}] (prompt_id '{raw_id}')");
     let prompt_id = PromptId::parse_new(raw_id).map_err(|e| err(&at, e.0))?;
-    let mut errors = Vec::new();
     let params = m
         .get("litellm_params")
         .ok_or_else(|| err(&at, "litellm_params is missing"))?;
-    let litellm_params = parse_litellm_params(params, &["litellm_params"], &mut errors)
-        .ok_or_else(|| {
-            let what: Vec<String> = errors
-                .iter()
-                .map(|e| {
-                    format!(
-                        "{}: {}",
-                        e.loc
-                            .iter()
-                            .map(|l| l.as_str().unwrap_or_default().to_owned())
-                            .collect::<Vec<_>>()
-                            .join("."),
-                        e.msg
-                    )
-                })
-                .collect();
-            err(&at, what.join("; "))
-        })?;
-    let integration = litellm_params
-        .get("prompt_integration")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    if !promptd_server::wire::SUPPORTED_INTEGRATIONS.contains(&integration) {
-        return Err(err(
-            &at,
-            format!(
-                "unsupported prompt_integration '{integration}'; promptd supports: {}",
-                promptd_server::wire::SUPPORTED_INTEGRATIONS.join(", ")
-            ),
-        ));
-    }
-    let template_text = match template_source(&litellm_params).map_err(|e| err(&at, e))? {
-        TemplateSource::Text(t) => t,
-        TemplateSource::File(f) => {
-            let p = base_dir.join(&f);
-            std::fs::read_to_string(&p)
-                .map_err(|e| err(&at, format!("cannot read prompt_file {}: {e}", p.display())))?
-        }
+    let litellm_params = normalize_params(params).map_err(|problems| {
+        let what: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        err(&at, what.join("; "))
+    })?;
+    let read_file = |f: &str| {
+        let p = base_dir.join(f);
+        std::fs::read_to_string(&p)
+            .map_err(|e| format!("cannot read prompt_file {}: {e}", p.display()))
     };
+    let template_text = Definition::from_params(&litellm_params)
+        .and_then(|d| d.text(Some(&read_file)))
+        .map_err(|e| match e {
+            DefinitionError::UnsupportedIntegration { found } => err(
+                &at,
+                format!(
+                    "unsupported prompt_integration '{found}'; promptd supports: {}",
+                    SUPPORTED_INTEGRATIONS.join(", ")
+                ),
+            ),
+            other => err(&at, other.to_string()),
+        })?;
     let mut prompt_info = match m.get("prompt_info") {
         None | Some(Value::Null) => Map::new(),
         Some(Value::Object(pi)) => pi.clone(),

@@ -4,8 +4,8 @@
 use std::fmt;
 
 use promptd_core::{Environment, JsonObject, PromptId, PromptRecord, PromptSource, Store};
-use promptd_server::wire::{SUPPORTED_INTEGRATIONS, TemplateSource, template_source};
 use promptd_store::import::{LiteLlmRow, read_litellm_prompts};
+use promptd_template::{Definition, DefinitionError, SUPPORTED_INTEGRATIONS};
 use serde_json::{Map, Value};
 
 /// What an import did.
@@ -59,26 +59,23 @@ fn convert(row: &LiteLlmRow) -> Result<PromptRecord, String> {
         .ok_or_else(|| format!("version {} is not a positive number", row.version))?;
     let litellm_params =
         json_object(row.litellm_params.as_deref()).map_err(|e| format!("litellm_params: {e}"))?;
-    let integration = litellm_params
-        .get("prompt_integration")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    if !SUPPORTED_INTEGRATIONS.contains(&integration) {
-        return Err(format!(
-            "prompt_integration '{integration}' is not supported by promptd ({})",
-            SUPPORTED_INTEGRATIONS.join(", ")
-        ));
-    }
-    match template_source(&litellm_params)? {
-        TemplateSource::Text(t) => {
-            promptd_template::Prompt::parse(&t, &Default::default())
+    match Definition::from_params(&litellm_params).and_then(|d| d.text(None)) {
+        Ok(text) => {
+            promptd_template::Prompt::parse(&text, &Default::default())
                 .map_err(|e| format!("template: {e}"))?;
         }
-        TemplateSource::File(p) => {
+        Err(DefinitionError::UnsupportedIntegration { found }) => {
+            return Err(format!(
+                "prompt_integration '{found}' is not supported by promptd ({})",
+                SUPPORTED_INTEGRATIONS.join(", ")
+            ));
+        }
+        Err(DefinitionError::FileNotAllowed(p)) => {
             return Err(format!(
                 "its template is a file on LiteLLM's server ({p}); export it as dotprompt_content"
             ));
         }
+        Err(other) => return Err(other.to_string()),
     }
     let mut prompt_info =
         json_object(row.prompt_info.as_deref()).map_err(|e| format!("prompt_info: {e}"))?;

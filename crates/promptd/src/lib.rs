@@ -226,8 +226,7 @@ pub async fn build_state(cfg: &ServeConfig, store: SqlStore) -> anyhow::Result<A
         cfg.settings.clone(),
         cfg.file.prompts.clone(),
     )
-    .await
-    .map_err(anyhow::Error::msg)?
+    .await?
     .with_models(models);
     Ok(AppState(Arc::new(app)))
 }

@@ -17,4 +17,5 @@ mod prompts_crud;
 mod prompts_read;
 mod redaction;
 mod render;
+mod repository_rules;
 mod run;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Path, State};
 use promptd_core::{Environment, PromptId, PromptRef, Writer};
+use promptd_template::{Definition, DefinitionError};
 use serde_json::{Map, Value, json};
 
 use super::{EnvQuery, env_param, not_found, path_ref};
@@ -16,8 +17,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::QueryParams;
 use crate::state::{AppState, NewContent, PromptEntry};
 use crate::wire::{
-    SUPPORTED_INTEGRATIONS, TemplateSource, environment_of, parse_litellm_params,
-    parse_prompt_info, restore_secrets, spec_json, template_source,
+    environment_of, parse_litellm_params, parse_prompt_info, restore_secrets, spec_json,
 };
 
 /// The body of `POST /prompts` ([`CreateRequest`], `prompt_id` required) and
@@ -87,25 +87,12 @@ fn validate_template(
     state: &AppState,
     params: &Map<String, Value>,
 ) -> ApiResult<promptd_template::Prompt> {
-    let integration = params
-        .get("prompt_integration")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    if !SUPPORTED_INTEGRATIONS.contains(&integration) {
-        return Err(ApiError::bad_request(format!(
-            "Unsupported prompt_integration '{integration}'. promptd supports: {}.",
-            SUPPORTED_INTEGRATIONS.join(", ")
-        )));
-    }
-    let text = match template_source(params).map_err(ApiError::bad_request)? {
-        TemplateSource::Text(t) => t,
-        TemplateSource::File(p) => {
-            return Err(ApiError::bad_request(format!(
-                "prompt_file ('{p}') is only accepted in the config file: the API does not read files on the server. Send the text as dotprompt_content."
-            )));
+    Definition::compile_inline(params, &state.settings.engine).map_err(|e| match e {
+        DefinitionError::Template(t) => {
+            ApiError::bad_request(format!("Invalid prompt template: {t}"))
         }
-    };
-    state.compile(&text)
+        other => ApiError::bad_request(other.to_string()),
+    })
 }
 
 fn refuse_config_type(info: &Map<String, Value>) -> ApiResult<()> {
