@@ -9,13 +9,10 @@ use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::state::AppState;
 
-pub async fn dotprompt_json_converter(
-    State(state): State<AppState>,
-    Caller(_): Caller,
-    req: Request,
-) -> ApiResult<Json<Value>> {
+/// The first `file` field of a multipart body: (file name, bytes). The body limit applies.
+async fn read_upload(state: &AppState, req: Request) -> ApiResult<(String, Vec<u8>)> {
     let limit = state.settings.max_body_bytes;
-    let mut multipart = Multipart::from_request(req, &state).await.map_err(|e| {
+    let mut multipart = Multipart::from_request(req, state).await.map_err(|e| {
         ApiError::Validation(vec![FieldError::new(
             "missing",
             &["body", "file"],
@@ -25,39 +22,29 @@ pub async fn dotprompt_json_converter(
             ),
         )])
     })?;
-    let mut file: Option<(String, Vec<u8>)> = None;
-    loop {
-        let field = multipart.next_field().await.map_err(|e| {
-            ApiError::Detail(
-                e.status(),
-                format!(
-                    "Could not read the upload: {}. Bodies are limited to {limit} bytes.",
-                    e.body_text()
-                ),
-            )
-        })?;
-        let Some(field) = field else { break };
-        if field.name() != Some("file") {
-            continue;
-        }
-        let name = field.file_name().unwrap_or_default().to_owned();
-        let data = field.bytes().await.map_err(|e| {
-            ApiError::Detail(
-                e.status(),
-                format!(
-                    "Could not read the uploaded file: {}. Files are limited to {limit} bytes.",
-                    e.body_text()
-                ),
-            )
-        })?;
-        file = Some((name, data.to_vec()));
-        break;
-    }
-    let Some((name, data)) = file else {
-        return Err(ApiError::Validation(vec![FieldError::missing(&[
-            "body", "file",
-        ])]));
+    let unreadable = |what: &str, e: axum::extract::multipart::MultipartError| {
+        ApiError::Detail(
+            e.status(),
+            format!("Could not read the {what}: {}. Bodies are limited to {limit} bytes.", e.body_text()),
+        )
     };
+    while let Some(field) = multipart.next_field().await.map_err(|e| unreadable("upload", e))? {
+        if field.name() == Some("file") {
+            let name = field.file_name().unwrap_or_default().to_owned();
+            let data = field.bytes().await.map_err(|e| unreadable("uploaded file", e))?;
+            return Ok((name, data.to_vec()));
+        }
+    }
+    Err(ApiError::Validation(vec![FieldError::missing(&["body", "file"])]))
+}
+
+/// `POST /utils/dotprompt_json_converter`: the prompt id is the file name without `.prompt`.
+pub async fn dotprompt_json_converter(
+    State(state): State<AppState>,
+    Caller(_): Caller,
+    req: Request,
+) -> ApiResult<Json<Value>> {
+    let (name, data) = read_upload(&state, req).await?;
     // Only the last path component names the prompt; path separators never reach anything.
     let base = name.rsplit(['/', '\\']).next().unwrap_or_default();
     let Some(stem) = base

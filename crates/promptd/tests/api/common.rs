@@ -1,5 +1,6 @@
 //! The test harness: `TestApp` starts promptd in-process on 127.0.0.1:0 with its own SQLite
-//! file, and offers typed actors (admin, viewer, internal user).
+//! file; requests act as the master key (`MASTER`) or as a key made with
+//! `TestApp::key(role, allow_list)`. `Process` runs the real binary, `PgDb` a PostgreSQL database.
 
 #![allow(dead_code)]
 
