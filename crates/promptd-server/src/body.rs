@@ -8,7 +8,7 @@ use axum::extract::{FromRequest, Request};
 use serde_json::{Map, Value};
 
 use crate::error::{ApiError, FieldError};
-use crate::extract::JsonBody;
+use crate::extract::{JsonBody, positive_u32};
 use crate::state::AppState;
 
 /// A request body read into `T`, or a 422 listing every field error.
@@ -183,15 +183,12 @@ impl<'a> Fields<'a> {
         strings
     }
 
-    /// An optional positive integer that fits a version number; with `text_ok`, a string of
-    /// digits is accepted too (as LiteLLM's `prompt_version`).
+    /// An optional positive integer that fits a version number, read as pydantic reads an
+    /// `int` (a whole float such as `2.0` counts); with `text_ok`, a string of digits is accepted
+    /// too (as LiteLLM's `prompt_version`).
     pub fn version(&mut self, name: &str, text_ok: bool) -> Option<u32> {
         let v = self.raw(name)?;
-        let n = v
-            .as_u64()
-            .or_else(|| v.as_str().filter(|_| text_ok).and_then(|s| s.parse().ok()))
-            .and_then(|n| u32::try_from(n).ok())
-            .filter(|n| *n >= 1);
+        let n = positive_u32(v, text_ok);
         if n.is_none() {
             self.error(
                 "int_type",
@@ -201,5 +198,21 @@ impl<'a> Fields<'a> {
             );
         }
         n
+    }
+
+    /// An optional boolean field.
+    pub fn bool(&mut self, name: &str) -> Option<bool> {
+        match self.raw(name)? {
+            Value::Bool(b) => Some(*b),
+            other => {
+                self.error(
+                    "bool_type",
+                    name,
+                    "Input should be a valid boolean",
+                    Some(other),
+                );
+                None
+            }
+        }
     }
 }

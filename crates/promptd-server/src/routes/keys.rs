@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 
 use crate::auth::{Caller, abbreviate};
 use crate::body::{Body, Fields, FromBody};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, FieldError};
 use crate::extract::QueryParams;
 use crate::state::{AppState, token_of};
 
@@ -209,8 +209,26 @@ pub async fn list(
     QueryParams(q): QueryParams<ListQuery>,
 ) -> ApiResult<Json<Value>> {
     let viewer = caller.key_viewer()?;
-    let page = q.page.unwrap_or(1).max(1);
-    let size = q.size.unwrap_or(10).clamp(1, 100);
+    // LiteLLM's bounds (`page >= 1`, `1 <= size <= 100`), refused rather than clamped.
+    let (page, size) = (q.page.unwrap_or(1), q.size.unwrap_or(10));
+    let mut errors = Vec::new();
+    if page == 0 {
+        errors.push(FieldError::new(
+            "greater_than_equal",
+            &["query", "page"],
+            "Input should be greater than or equal to 1",
+        ));
+    }
+    if !(1..=100).contains(&size) {
+        errors.push(FieldError::new(
+            "value_error",
+            &["query", "size"],
+            "Input should be between 1 and 100",
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
     let mut all: Vec<KeyRecord> = (state.keys.read().values())
         .filter(|k| viewer.may_see(k.record.user_role, &k.reach))
         .map(|k| k.record.clone())

@@ -148,14 +148,34 @@ pub struct ChatRequest {
 }
 
 impl FromBody for ChatRequest {
+    /// promptd checks the OpenAI fields it reads itself (`model` a string, `messages` a list of
+    /// message objects, `stream` a boolean) and LiteLLM's prompt fields, even without a
+    /// `prompt_id` (a typo is not silently ignored); the rest is the model's to check.
     fn from_fields(f: &mut Fields<'_>) -> Option<Self> {
-        let model = f.raw("model").and_then(Value::as_str).map(str::to_owned);
+        let model = f.str("model");
+        let messages = match f.raw("messages") {
+            None => Vec::new(),
+            Some(Value::Array(a)) if a.iter().all(Value::is_object) => a.clone(),
+            Some(other) => {
+                f.error(
+                    "list_type",
+                    "messages",
+                    "Input should be a valid list of message objects ({\"role\": ..., \"content\": ...})",
+                    Some(other),
+                );
+                Vec::new()
+            }
+        };
+        f.bool("stream");
+        let (id, version) = (f.str("prompt_id"), f.version("prompt_version", true));
+        let environment = f.str("prompt_environment");
+        let variables = f.object("prompt_variables");
         let mut rest = f.all().clone();
         for k in PROMPT_KEYS {
             rest.remove(k);
         }
-        if f.raw("prompt_id").is_none() {
-            if model.is_none() {
+        let Some(id) = id else {
+            if f.raw("model").is_none() {
                 f.errors().push(FieldError::missing(&["body", "model"]));
             }
             return Some(ChatRequest {
@@ -163,14 +183,11 @@ impl FromBody for ChatRequest {
                 model,
                 rest,
             });
-        }
+        };
         rest.remove("messages");
         rest.remove("model");
-        let (id, version) = (f.str("prompt_id"), f.version("prompt_version", true));
-        let environment = f.str("prompt_environment");
-        let (variables, messages) = (f.object("prompt_variables"), f.list("messages"));
         let prompt = PromptCall {
-            id: id?,
+            id,
             version,
             environment,
             variables,

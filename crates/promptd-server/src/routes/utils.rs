@@ -25,17 +25,29 @@ async fn read_upload(state: &AppState, req: Request) -> ApiResult<(String, Vec<u
     let unreadable = |what: &str, e: axum::extract::multipart::MultipartError| {
         ApiError::Detail(
             e.status(),
-            format!("Could not read the {what}: {}. Bodies are limited to {limit} bytes.", e.body_text()),
+            format!(
+                "Could not read the {what}: {}. Bodies are limited to {limit} bytes.",
+                e.body_text()
+            ),
         )
     };
-    while let Some(field) = multipart.next_field().await.map_err(|e| unreadable("upload", e))? {
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| unreadable("upload", e))?
+    {
         if field.name() == Some("file") {
             let name = field.file_name().unwrap_or_default().to_owned();
-            let data = field.bytes().await.map_err(|e| unreadable("uploaded file", e))?;
+            let data = field
+                .bytes()
+                .await
+                .map_err(|e| unreadable("uploaded file", e))?;
             return Ok((name, data.to_vec()));
         }
     }
-    Err(ApiError::Validation(vec![FieldError::missing(&["body", "file"])]))
+    Err(ApiError::Validation(vec![FieldError::missing(&[
+        "body", "file",
+    ])]))
 }
 
 /// `POST /utils/dotprompt_json_converter`: the prompt id is the file name without `.prompt`.

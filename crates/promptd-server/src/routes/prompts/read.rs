@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use super::{EnvQuery, env_param, not_found, path_ref};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, FieldError};
-use crate::extract::QueryParams;
+use crate::extract::{PromptIdPath, QueryParams};
 use crate::state::{AppState, INFO_CACHE_ENTRIES, LIST_CACHE_ENTRIES, ListKey, PromptEntry};
 use crate::wire::{self, read_version, spec_json};
 
@@ -104,7 +104,7 @@ fn json_bytes(bytes: Bytes) -> Response {
 pub async fn info(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path(raw): Path<String>,
+    PromptIdPath(raw): PromptIdPath,
     QueryParams(q): QueryParams<EnvQuery>,
 ) -> ApiResult<Response> {
     let r = path_ref(&raw)?;
@@ -150,7 +150,7 @@ pub async fn info(
 pub async fn versions(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path(raw): Path<String>,
+    PromptIdPath(raw): PromptIdPath,
     QueryParams(q): QueryParams<EnvQuery>,
 ) -> ApiResult<Json<Value>> {
     let r = path_ref(&raw)?;

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use promptd_core::{Environment, PromptRef};
 use serde_json::{Map, Value, json};
@@ -13,6 +13,7 @@ use super::{env_param, not_found, path_ref};
 use crate::auth::Caller;
 use crate::body::{Body, Fields, FromBody};
 use crate::error::{ApiError, ApiResult};
+use crate::extract::PromptIdPath;
 use crate::state::{AppState, PromptEntry};
 use crate::wire::read_version;
 
@@ -66,7 +67,7 @@ pub(crate) fn resolve_template(
 pub async fn render(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path(raw): Path<String>,
+    PromptIdPath(raw): PromptIdPath,
     Body(req): Body<RenderRequest>,
 ) -> ApiResult<Json<Value>> {
     let mut r = path_ref(&raw)?;

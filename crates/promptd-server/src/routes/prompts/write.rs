@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use promptd_core::{Environment, PromptId, PromptRef, Writer};
 use promptd_template::{Definition, DefinitionError};
 use serde_json::{Map, Value, json};
@@ -14,7 +14,7 @@ use super::{EnvQuery, env_param, not_found, path_ref};
 use crate::auth::Caller;
 use crate::body::{Body, Fields, FromBody};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::QueryParams;
+use crate::extract::{PromptIdPath, QueryParams};
 use crate::state::{AppState, NewContent, PromptEntry};
 use crate::wire::{
     environment_of, parse_litellm_params, parse_prompt_info, restore_secrets, spec_json,
@@ -210,7 +210,7 @@ pub async fn create(
 pub async fn update(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path(raw): Path<String>,
+    PromptIdPath(raw): PromptIdPath,
     Body(b): Body<UpdateRequest>,
 ) -> ApiResult<Json<Value>> {
     let admin = caller.prompt_admin("update")?;
@@ -242,7 +242,7 @@ pub async fn update(
 pub async fn patch(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path(raw): Path<String>,
+    PromptIdPath(raw): PromptIdPath,
     QueryParams(q): QueryParams<EnvQuery>,
     Body(b): Body<PromptPatch>,
 ) -> ApiResult<Json<Value>> {
@@ -333,7 +333,7 @@ fn delete_target(
 pub async fn delete(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path(raw): Path<String>,
+    PromptIdPath(raw): PromptIdPath,
     QueryParams(q): QueryParams<EnvQuery>,
 ) -> ApiResult<Json<Value>> {
     let admin = caller.prompt_admin("delete")?;
