@@ -424,6 +424,8 @@ pub enum Denied {
     NotKeyAdmin { role: Role },
     #[error("Only proxy admins and admin viewers can list keys.")]
     NotKeyViewer,
+    #[error("You may only look up your own key.")]
+    OtherKey,
     #[error(
         "Your key may not read prompt {prompt}. Your role - {role}, your key's prompts - {allowed}. Ask an admin for a key whose metadata.prompts lists '{base}'."
     )]

@@ -36,56 +36,113 @@ impl FieldError {
     }
 }
 
+/// Every way a request can fail. Handlers name the *kind* of failure; the status code and the
+/// body shape are decided here, in [`ApiError::status`] and the `IntoResponse` impls, and
+/// nowhere else.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    /// A client error or a refusal with a message: `{"detail": message}`.
-    #[error("{1}")]
-    Detail(StatusCode, String),
-    /// Request validation failed (422).
+    /// The request is understood but wrong (400): the text says what and how to fix it.
+    #[error("{0}")]
+    BadRequest(String),
+    /// The caller's key may not do this (403).
+    #[error(transparent)]
+    Denied(#[from] Denied),
+    /// Nothing to serve at this address (404).
+    #[error("{0}")]
+    NotFound(String),
+    /// The route exists, but not with this method (405).
+    #[error("Method Not Allowed")]
+    MethodNotAllowed,
+    /// The write conflicts with what is stored (409), e.g. a duplicate key alias.
+    #[error("{0}")]
+    Conflict(String),
+    /// The body is larger than `max_body_bytes` (413).
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// A stored prompt cannot be used as it is (422 with a text `detail`).
+    #[error("{0}")]
+    Unusable(String),
+    /// Request validation failed (422, FastAPI's list).
     #[error("invalid request")]
     Validation(Vec<FieldError>),
     /// No key, a wrong key or an expired key (401, LiteLLM's `auth_error` shape).
     #[error("{0}")]
     Unauthenticated(String),
-    /// The database cannot take writes right now (503).
-    #[error("{0}")]
-    Unavailable(String),
+    /// Not ready to serve writes (503 from the readiness probe), with the probe's own answer.
+    #[error("not ready")]
+    NotReady(Value),
+    /// The database cannot take writes right now (503); the cause is logged, not shown.
+    #[error("the database is unavailable")]
+    Unavailable(#[source] StoreError),
     /// An OpenAI-shaped error from a model call, passed through with its status.
     #[error("upstream error {0}")]
     Upstream(StatusCode, Value),
     /// A bug or an unexpected failure: logged with its cause, never shown to the client.
-    #[error("{0}")]
-    Internal(String),
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl ApiError {
     pub fn bad_request(msg: impl Into<String>) -> ApiError {
-        ApiError::Detail(StatusCode::BAD_REQUEST, msg.into())
+        ApiError::BadRequest(msg.into())
     }
     pub fn not_found(msg: impl Into<String>) -> ApiError {
-        ApiError::Detail(StatusCode::NOT_FOUND, msg.into())
+        ApiError::NotFound(msg.into())
     }
-    pub fn forbidden(msg: impl Into<String>) -> ApiError {
-        ApiError::Detail(StatusCode::FORBIDDEN, msg.into())
+    /// An internal failure with its cause (logged, never shown).
+    pub fn internal(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> ApiError {
+        ApiError::Internal(cause.into())
+    }
+
+    /// The one place a failure becomes a status code.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Denied(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Unusable(_) | ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Unavailable(_) | ApiError::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Upstream(status, _) => *status,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The text a client is shown (`detail`, or OpenAI's `message`); 5xx causes stay in the log.
+    fn public_message(&self) -> String {
+        match self {
+            ApiError::Unavailable(_) => "The database is unavailable, so this write was not made. Reads keep working from memory; retry the write in a few seconds.".to_owned(),
+            ApiError::Internal(_) => INTERNAL_MESSAGE.to_owned(),
+            other => other.to_string(),
+        }
+    }
+
+    /// Logs the cause of a server-side failure (once, where it becomes a response).
+    fn log(&self) {
+        match self {
+            ApiError::Unavailable(cause) => tracing::warn!(%cause, "database unavailable"),
+            ApiError::Internal(cause) => tracing::error!(%cause, "internal error"),
+            _ => {}
+        }
     }
 }
 
-impl From<Denied> for ApiError {
-    fn from(e: Denied) -> ApiError {
-        ApiError::Detail(StatusCode::FORBIDDEN, e.to_string())
-    }
-}
+/// What a client sees of a bug or an unexpected failure (also the answer to a panic).
+pub const INTERNAL_MESSAGE: &str = "Internal server error; the cause is in promptd's log.";
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
         match e {
-            StoreError::Unavailable(m) => ApiError::Unavailable(m),
-            StoreError::Conflict(m) => ApiError::Detail(StatusCode::CONFLICT, m),
-            StoreError::Internal(m) => ApiError::Internal(m),
+            StoreError::Unavailable(_) => ApiError::Unavailable(e),
+            StoreError::Conflict(m) => ApiError::Conflict(m),
+            StoreError::Internal(_) => ApiError::internal(e),
             // A read-modify-write's own refusal (see `App::append_derived`), handed back.
             StoreError::Rejected(b) => match b.downcast::<ApiError>() {
                 Ok(api) => *api,
-                Err(other) => ApiError::Internal(other.to_string()),
+                Err(other) => ApiError::Internal(other),
             },
         }
     }
@@ -93,47 +150,34 @@ impl From<StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        match self {
-            ApiError::Detail(status, msg) => (status, axum::Json(json!({ "detail": msg }))).into_response(),
+        self.log();
+        let status = self.status();
+        let body = match self {
             ApiError::Validation(errors) => {
-                let detail: Vec<Value> = errors
-                    .into_iter()
-                    .map(|e| {
-                        let mut m = serde_json::Map::new();
-                        m.insert("type".into(), e.kind.into());
-                        m.insert("loc".into(), Value::Array(e.loc));
-                        m.insert("msg".into(), e.msg.into());
-                        if let Some(i) = e.input {
-                            m.insert("input".into(), i);
-                        }
-                        Value::Object(m)
-                    })
-                    .collect();
-                (StatusCode::UNPROCESSABLE_ENTITY, axum::Json(json!({ "detail": detail }))).into_response()
+                let detail: Vec<Value> = errors.into_iter().map(FieldError::into_json).collect();
+                json!({ "detail": detail })
             }
-            ApiError::Unauthenticated(msg) => (
-                StatusCode::UNAUTHORIZED,
-                axum::Json(json!({"error": {"message": msg, "type": "auth_error", "param": "None", "code": "401"}})),
-            )
-                .into_response(),
-            ApiError::Unavailable(cause) => {
-                tracing::warn!(%cause, "database unavailable");
-                (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    axum::Json(json!({"detail": "The database is unavailable, so this write was not made. Reads keep working from memory; retry the write in a few seconds."})),
-                )
-                    .into_response()
+            ApiError::Unauthenticated(msg) => {
+                json!({"error": {"message": msg, "type": "auth_error", "param": "None", "code": "401"}})
             }
-            ApiError::Upstream(status, body) => (status, axum::Json(body)).into_response(),
-            ApiError::Internal(cause) => {
-                tracing::error!(%cause, "internal error");
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    axum::Json(json!({"detail": "Internal server error; the cause is in promptd's log."})),
-                )
-                    .into_response()
-            }
+            ApiError::Upstream(_, body) | ApiError::NotReady(body) => body,
+            other => json!({ "detail": other.public_message() }),
+        };
+        (status, axum::Json(body)).into_response()
+    }
+}
+
+impl FieldError {
+    /// One entry of FastAPI's 422 `detail` list.
+    fn into_json(self) -> Value {
+        let mut m = serde_json::Map::new();
+        m.insert("type".into(), self.kind.into());
+        m.insert("loc".into(), Value::Array(self.loc));
+        m.insert("msg".into(), self.msg.into());
+        if let Some(i) = self.input {
+            m.insert("input".into(), i);
         }
+        Value::Object(m)
     }
 }
 
@@ -184,8 +228,10 @@ impl OpenAi {
 
 impl IntoResponse for OpenAi {
     fn into_response(self) -> Response {
-        match self.0 {
-            ApiError::Detail(status, msg) => OpenAi::answer(status, msg, None),
+        let e = self.0;
+        match e {
+            // Already OpenAI-shaped: 401 in LiteLLM's auth_error form, upstream errors as sent.
+            ApiError::Unauthenticated(_) | ApiError::Upstream(..) => e.into_response(),
             ApiError::Validation(errors) => {
                 let loc = |e: &FieldError| {
                     (e.loc.iter().skip(1))
@@ -200,21 +246,9 @@ impl IntoResponse for OpenAi {
                     .join("; ");
                 OpenAi::answer(StatusCode::UNPROCESSABLE_ENTITY, message, param)
             }
-            // Already OpenAI-shaped (401 in LiteLLM's auth_error form, upstream errors as sent),
-            // or logged and generic (503, 500): the one mapping above serves.
-            other @ (ApiError::Unauthenticated(_) | ApiError::Upstream(..)) => {
-                other.into_response()
-            }
             other => {
-                let response = other.into_response();
-                let status = response.status();
-                let message = match status {
-                    StatusCode::SERVICE_UNAVAILABLE => {
-                        "The database is unavailable; retry in a few seconds."
-                    }
-                    _ => "Internal server error; the cause is in promptd's log.",
-                };
-                OpenAi::answer(status, message.to_owned(), None)
+                other.log();
+                OpenAi::answer(other.status(), other.public_message(), None)
             }
         }
     }

@@ -2,7 +2,6 @@
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -19,12 +18,9 @@ impl FromRequest<AppState> for JsonBody {
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         let limit = state.settings.max_body_bytes;
         let body = axum::body::to_bytes(req.into_body(), limit).await.map_err(|_| {
-            ApiError::Detail(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!(
-                    "Request body is larger than the limit of {limit} bytes. Send a smaller body, or raise server.max_body_bytes (PROMPTD_MAX_BODY_BYTES)."
-                ),
-            )
+            ApiError::PayloadTooLarge(format!(
+                "Request body is larger than the limit of {limit} bytes. Send a smaller body, or raise promptd_settings.max_body_bytes (PROMPTD_MAX_BODY_BYTES)."
+            ))
         })?;
         parse_json(&body).map(JsonBody)
     }

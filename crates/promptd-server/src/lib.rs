@@ -16,12 +16,11 @@ use std::future::Future;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::serve::ListenerExt;
-use serde_json::json;
 use tokio::net::TcpListener;
 
+pub use error::ApiError;
 pub use state::{App, AppState, ConfigPrompt, Settings};
 
 /// The complete application: every route, the API docs, and the fallbacks.
@@ -33,30 +32,18 @@ pub fn app(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                axum::Json(
-                    json!({"detail": "Internal server error; the cause is in promptd's log."}),
-                ),
-            )
-                .into_response()
+            ApiError::internal("a request handler panicked").into_response()
         }))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }
 
-async fn not_found() -> impl IntoResponse {
-    (
-        StatusCode::NOT_FOUND,
-        axum::Json(json!({"detail": "Not Found"})),
-    )
+async fn not_found() -> ApiError {
+    ApiError::not_found("Not Found")
 }
 
-async fn method_not_allowed() -> impl IntoResponse {
-    (
-        StatusCode::METHOD_NOT_ALLOWED,
-        axum::Json(json!({"detail": "Method Not Allowed"})),
-    )
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
 }
 
 /// Serves `state` on `listener` until `shutdown` completes, then drains in-flight requests.

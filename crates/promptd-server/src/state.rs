@@ -287,7 +287,7 @@ impl App {
     ) -> ApiResult<Arc<PromptEntry>> {
         let prompt_id = writer.prompt().clone();
         if !writer.may_write(&prompt_id, Some(env)) {
-            return Err(ApiError::Internal(format!(
+            return Err(ApiError::internal(format!(
                 "a writer for {prompt_id} was not granted environment {env}"
             )));
         }
@@ -352,7 +352,7 @@ impl App {
     ) -> ApiResult<u64> {
         let id = writer.prompt();
         if !writer.may_write(id, env) {
-            return Err(ApiError::Internal(format!(
+            return Err(ApiError::internal(format!(
                 "a writer for {id} was not granted the environment it deletes from"
             )));
         }

@@ -2,7 +2,6 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 use crate::auth::Caller;
@@ -15,21 +14,16 @@ pub async fn liveliness() -> Json<Value> {
 }
 
 /// `GET /health/readiness`: the database answers; 503 when it does not (reads still work).
-pub async fn readiness(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+pub async fn readiness(State(state): State<AppState>) -> ApiResult<Json<Value>> {
     let prompts = state.index.read().len();
+    let version = env!("CARGO_PKG_VERSION");
     match state.store.ping().await {
-        Ok(()) => (
-            StatusCode::OK,
-            Json(
-                json!({"status": "healthy", "db": "connected", "prompts": prompts, "promptd_version": env!("CARGO_PKG_VERSION")}),
-            ),
-        ),
-        Err(e) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(
-                json!({"status": "unhealthy", "db": "Not connected", "error": e.to_string(), "prompts": prompts, "promptd_version": env!("CARGO_PKG_VERSION")}),
-            ),
-        ),
+        Ok(()) => Ok(Json(
+            json!({"status": "healthy", "db": "connected", "prompts": prompts, "promptd_version": version}),
+        )),
+        Err(e) => Err(ApiError::NotReady(
+            json!({"status": "unhealthy", "db": "Not connected", "error": e.to_string(), "prompts": prompts, "promptd_version": version}),
+        )),
     }
 }
 

@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::State;
 use base64::Engine;
 use promptd_core::time_fmt::{format_ms, now_ms, parse_rfc3339_ms};
-use promptd_core::{KeyRecord, Reach, Role};
+use promptd_core::{Denied, KeyRecord, Reach, Role};
 use rand::RngCore;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -178,7 +178,7 @@ pub async fn info(
     let viewer = match caller.key_viewer() {
         Ok(v) => Some(v),
         Err(_) if own => None,
-        Err(_) => return Err(ApiError::forbidden("You may only look up your own key.")),
+        Err(_) => return Err(Denied::OtherKey.into()),
     };
     let entry = state
         .keys

@@ -23,13 +23,15 @@ async fn read_upload(state: &AppState, req: Request) -> ApiResult<(String, Vec<u
         )])
     })?;
     let unreadable = |what: &str, e: axum::extract::multipart::MultipartError| {
-        ApiError::Detail(
-            e.status(),
-            format!(
-                "Could not read the {what}: {}. Bodies are limited to {limit} bytes.",
-                e.body_text()
-            ),
-        )
+        let msg = format!(
+            "Could not read the {what}: {}. Bodies are limited to {limit} bytes.",
+            e.body_text()
+        );
+        if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge(msg)
+        } else {
+            ApiError::BadRequest(msg)
+        }
     };
     while let Some(field) = multipart
         .next_field()

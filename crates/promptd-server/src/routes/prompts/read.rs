@@ -93,7 +93,7 @@ pub async fn list(
 fn to_bytes(body: &Value) -> ApiResult<Bytes> {
     serde_json::to_vec(body)
         .map(Bytes::from)
-        .map_err(|e| ApiError::Internal(e.to_string()))
+        .map_err(ApiError::internal)
 }
 
 fn json_bytes(bytes: Bytes) -> Response {

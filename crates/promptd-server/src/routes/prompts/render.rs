@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
 use promptd_core::{Environment, PromptRef};
 use serde_json::{Map, Value, json};
 
@@ -52,13 +51,10 @@ pub(crate) fn resolve_template(
         .get(&entry.record, &state.settings.engine)
         .clone()
         .map_err(|e| {
-            ApiError::Detail(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                format!(
-                    "Prompt {} version {} has no usable template: {e}",
-                    r.base, entry.record.version
-                ),
-            )
+            ApiError::Unusable(format!(
+                "Prompt {} version {} has no usable template: {e}",
+                r.base, entry.record.version
+            ))
         })?;
     Ok((entry, template))
 }
