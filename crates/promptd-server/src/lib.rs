@@ -26,7 +26,8 @@ pub use state::{App, AppState, ConfigPrompt, Settings};
 /// The complete application: every route, the API docs, and the fallbacks.
 pub fn app(state: AppState) -> Router {
     let body_limit = state.settings.max_body_bytes;
-    routes::router()
+    let access_log = state.settings.access_log;
+    let router = routes::router()
         .merge(openapi::docs_router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -34,8 +35,35 @@ pub fn app(state: AppState) -> Router {
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
             ApiError::internal("a request handler panicked").into_response()
         }))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
-        .with_state(state)
+        .layer(tower_http::trace::TraceLayer::new_for_http());
+    let router = if access_log {
+        router.layer(axum::middleware::from_fn(log_access))
+    } else {
+        router
+    };
+    router.with_state(state)
+}
+
+/// The access log (`promptd_settings.access_log`): one line per request with the method, the
+/// path (never the query string, which may carry a key), the status and the time to the answer's
+/// head, under the `promptd::access` target.
+async fn log_access(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let start = std::time::Instant::now();
+    let response = next.run(req).await;
+    tracing::info!(
+        target: "promptd::access",
+        %method,
+        path,
+        status = response.status().as_u16(),
+        ms = start.elapsed().as_secs_f64() * 1000.0,
+        "request"
+    );
+    response
 }
 
 async fn not_found() -> ApiError {

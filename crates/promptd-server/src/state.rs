@@ -65,6 +65,8 @@ pub struct Settings {
     pub engine: EngineOptions,
     /// Serve `/metrics` without a key (`promptd_settings.metrics_public`).
     pub metrics_public: bool,
+    /// Log one line per request (`promptd_settings.access_log`).
+    pub access_log: bool,
 }
 
 impl Default for Settings {
@@ -73,6 +75,7 @@ impl Default for Settings {
             max_body_bytes: 1024 * 1024,
             engine: EngineOptions::default(),
             metrics_public: false,
+            access_log: false,
         }
     }
 }

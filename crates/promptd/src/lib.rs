@@ -79,6 +79,9 @@ pub struct ServeArgs {
     /// Largest accepted request body in bytes (default 1048576).
     #[arg(long, env = "PROMPTD_MAX_BODY_BYTES")]
     pub max_body_bytes: Option<usize>,
+    /// Log one line per request: method, path, status, time (default off).
+    #[arg(long, env = "PROMPTD_ACCESS_LOG", num_args = 0..=1, default_missing_value = "true")]
+    pub access_log: Option<bool>,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -156,6 +159,15 @@ impl ServeConfig {
             settings.engine.escape_html = v
                 .as_bool()
                 .context("promptd_settings.escape_html must be true or false")?;
+        }
+        match (args.access_log, file.settings.get("access_log")) {
+            (Some(on), _) => settings.access_log = on,
+            (None, Some(v)) => {
+                settings.access_log = v
+                    .as_bool()
+                    .context("promptd_settings.access_log must be true or false")?;
+            }
+            (None, None) => {}
         }
         if let Some(v) = file.settings.get("metrics_public") {
             settings.metrics_public = v

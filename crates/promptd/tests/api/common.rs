@@ -37,6 +37,7 @@ pub struct Opts {
     pub master_key: Option<String>,
     pub no_master_key: bool,
     pub max_body_bytes: Option<usize>,
+    pub access_log: Option<bool>,
     /// Files to create in the temp dir before start (relative path, content).
     pub files: Vec<(String, String)>,
 }
@@ -80,6 +81,7 @@ impl TestApp {
                 Some(opts.master_key.unwrap_or_else(|| MASTER.to_owned()))
             },
             max_body_bytes: opts.max_body_bytes,
+            access_log: opts.access_log,
         };
         let cfg = ServeConfig::resolve(&args)?;
         let store = promptd::open_store(&cfg.database_url, &cfg.store).await?;
@@ -287,6 +289,8 @@ fn rand_suffix() -> String {
 pub struct Process {
     pub child: std::process::Child,
     pub base: String,
+    /// What the process logged after it became ready.
+    pub log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Process {
@@ -320,10 +324,19 @@ impl Process {
                     if let Some(rest) = line.split("addr=").nth(1) {
                         let addr = rest.split_whitespace().next().unwrap_or_default();
                         // Keep draining the pipe so the child never blocks on logging.
-                        std::thread::spawn(move || while rx.recv().is_ok() {});
+                        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+                        let sink = log.clone();
+                        std::thread::spawn(move || {
+                            while let Ok(line) = rx.recv() {
+                                if let Ok(mut l) = sink.lock() {
+                                    l.push(line);
+                                }
+                            }
+                        });
                         return Ok(Process {
                             child,
                             base: format!("http://{addr}"),
+                            log,
                         });
                     }
                     seen.push_str(&line);

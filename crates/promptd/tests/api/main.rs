@@ -10,6 +10,7 @@ mod errors;
 mod import;
 mod key_reach;
 mod keys;
+mod logs;
 mod lost_updates;
 mod multi_instance;
 mod persistence;
