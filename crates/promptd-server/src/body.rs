@@ -102,33 +102,27 @@ impl<'a> Fields<'a> {
                 self.errors.push(FieldError::missing(&["body", name]));
                 None
             }
-            Some(Value::String(s)) => Some(s.clone()),
-            Some(other) => {
-                self.error(
-                    "string_type",
-                    name,
-                    "Input should be a valid string",
-                    Some(other),
-                );
-                None
-            }
+            Some(v) => self.string(name, v),
         }
     }
 
     /// An optional string field.
     pub fn str(&mut self, name: &str) -> Option<String> {
-        match self.raw(name)? {
-            Value::String(s) => Some(s.clone()),
-            other => {
-                self.error(
-                    "string_type",
-                    name,
-                    "Input should be a valid string",
-                    Some(other),
-                );
-                None
-            }
+        let v = self.raw(name)?;
+        self.string(name, v)
+    }
+
+    fn string(&mut self, name: &str, v: &Value) -> Option<String> {
+        if let Value::String(s) = v {
+            return Some(s.clone());
         }
+        self.error(
+            "string_type",
+            name,
+            "Input should be a valid string",
+            Some(v),
+        );
+        None
     }
 
     /// An optional object field (`{}` when absent).

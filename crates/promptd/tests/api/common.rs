@@ -242,6 +242,21 @@ impl PgDb {
         })
     }
 
+    /// A fresh database migrated by the real `promptd migrate`, or `None` (skipped).
+    pub async fn migrated() -> Option<PgDb> {
+        let db = PgDb::create().await?;
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_promptd"))
+            .args(["migrate", "--database-url", &db.url])
+            .output()
+            .expect("run promptd migrate");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Some(db)
+    }
+
     pub async fn admin_exec(admin_url: &str, sql: &str) {
         let store = promptd_store::SqlStore::connect(admin_url, &Default::default())
             .await

@@ -44,14 +44,9 @@ async fn concurrent_patches_of_different_fields_both_survive() {
 
 #[tokio::test]
 async fn concurrent_patches_on_two_instances_both_survive() {
-    let Some(db) = PgDb::create().await else {
+    let Some(db) = PgDb::migrated().await else {
         return;
     };
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_promptd"))
-        .args(["migrate", "--database-url", &db.url])
-        .output()
-        .expect("migrate");
-    assert!(out.status.success());
     let a = Process::serve(&["--database-url", &db.url], &[]).unwrap();
     let b = Process::serve(&["--database-url", &db.url], &[]).unwrap();
     let c = client();

@@ -7,20 +7,6 @@ use serde_json::{Value, json};
 
 use crate::common::*;
 
-async fn migrated() -> Option<PgDb> {
-    let db = PgDb::create().await?;
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_promptd"))
-        .args(["migrate", "--database-url", &db.url])
-        .output()
-        .expect("run promptd migrate");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Some(db)
-}
-
 async fn get(c: &reqwest::Client, url: String) -> (u16, Value) {
     send(c.get(url).bearer_auth(MASTER)).await
 }
@@ -60,7 +46,9 @@ async fn serve_refuses_an_unmigrated_postgres_database_and_says_what_to_run() {
 
 #[tokio::test]
 async fn a_write_on_one_instance_is_served_by_the_other_within_moments() {
-    let Some(db) = migrated().await else { return };
+    let Some(db) = PgDb::migrated().await else {
+        return;
+    };
     let a = Process::serve(&["--database-url", &db.url], &[]).unwrap();
     let b = Process::serve(&["--database-url", &db.url], &[]).unwrap();
     let c = client();
@@ -130,7 +118,9 @@ async fn a_write_on_one_instance_is_served_by_the_other_within_moments() {
 
 #[tokio::test]
 async fn two_instances_with_32_concurrent_puts_each_get_64_consecutive_versions() {
-    let Some(db) = migrated().await else { return };
+    let Some(db) = PgDb::migrated().await else {
+        return;
+    };
     let a = Process::serve(&["--database-url", &db.url], &[]).unwrap();
     let b = Process::serve(&["--database-url", &db.url], &[]).unwrap();
     let c = client();
@@ -175,7 +165,9 @@ async fn two_instances_with_32_concurrent_puts_each_get_64_consecutive_versions(
 
 #[tokio::test]
 async fn when_the_database_is_unreachable_reads_keep_working_writes_get_503_and_all_recovers() {
-    let Some(db) = migrated().await else { return };
+    let Some(db) = PgDb::migrated().await else {
+        return;
+    };
     let cfg = "promptd_settings:\n  database_acquire_timeout_ms: 1000\n";
     let dir = tempfile::tempdir().unwrap();
     let cfg_path = dir.path().join("c.yaml");
