@@ -11,7 +11,7 @@ pub mod record;
 pub mod store;
 pub mod time_fmt;
 
-pub use ids::{Environment, IdError, PromptId, PromptRef, Version};
+pub use ids::{Environment, IdError, PromptId, PromptRef, Version, split_version_suffix};
 pub use index::{Entry, Index, Resolved};
 pub use principal::{
     Denied, KeyAdmin, KeyViewer, Operator, Principal, PromptAdmin, Reach, Reader, Role, Writer,

@@ -34,6 +34,7 @@ pub fn router() -> Router<AppState> {
         .route("/prompts/{prompt_id}/info", get(prompts::info))
         .route("/prompts/{prompt_id}/versions", get(prompts::versions))
         .route("/prompts/{prompt_id}/render", post(prompts::render))
+        .route("/prompts/{prompt_id}/diff", get(prompts::diff))
         .route(
             "/utils/dotprompt_json_converter",
             post(utils::dotprompt_json_converter),

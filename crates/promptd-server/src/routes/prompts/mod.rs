@@ -1,11 +1,13 @@
 //! `/prompts`: LiteLLM's prompt-management endpoints. Reads (`read.rs`) are served from the
 //! in-memory index; writes (`write.rs`) go through one read-modify-write path; `render.rs`
-//! renders a stored prompt without calling a model.
+//! renders a stored prompt without calling a model; `diff.rs` compares two versions.
 
+mod diff;
 mod read;
 mod render;
 mod write;
 
+pub use diff::diff;
 pub use read::{info, list, versions};
 pub use render::render;
 pub use write::{create, delete, patch, update};
