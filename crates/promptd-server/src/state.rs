@@ -70,6 +70,15 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// Template limits and escaping.
     pub engine: EngineOptions,
+    /// How long a client may take to send a request head (from accept, or from the first byte
+    /// of a later request on a keep-alive connection).
+    pub header_read_timeout: std::time::Duration,
+    /// How long a keep-alive connection may stay idle between requests.
+    pub keep_alive_timeout: std::time::Duration,
+    /// How long a client may take to send a request body, from its head (then 408).
+    pub body_read_timeout: std::time::Duration,
+    /// Open connections at most; at the cap the oldest idle one is closed to make room.
+    pub max_connections: usize,
 }
 
 impl Default for Settings {
@@ -77,6 +86,10 @@ impl Default for Settings {
         Settings {
             max_body_bytes: 1024 * 1024,
             engine: EngineOptions::default(),
+            header_read_timeout: std::time::Duration::from_secs(10),
+            keep_alive_timeout: std::time::Duration::from_secs(75),
+            body_read_timeout: std::time::Duration::from_secs(30),
+            max_connections: 10_000,
         }
     }
 }

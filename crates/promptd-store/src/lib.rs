@@ -5,11 +5,13 @@
 //! increments a counter row (`prompt_counters`) and inserts the version, so concurrent writers
 //! (threads or whole instances) get consecutive numbers and a failed write leaves no row.
 
+mod bounded;
 pub mod import;
 pub mod listen;
 mod migrate;
 mod queries;
 mod sql;
 
+pub use bounded::Bounded;
 pub use migrate::{SchemaStatus, schema_status};
 pub use sql::{Backend, SqlStore, StoreOptions, redact_url};

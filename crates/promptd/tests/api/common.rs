@@ -79,6 +79,7 @@ impl TestApp {
                 Some(opts.master_key.unwrap_or_else(|| MASTER.to_owned()))
             },
             max_body_bytes: opts.max_body_bytes,
+            net: Default::default(),
         };
         let cfg = ServeConfig::resolve(&args)?;
         let store = promptd::open_store(&cfg.database_url, &cfg.store).await?;
