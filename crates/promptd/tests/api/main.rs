@@ -6,6 +6,7 @@ mod common;
 mod architecture;
 mod auth;
 mod config_prompts;
+mod connections;
 mod errors;
 mod import;
 mod keys;
