@@ -12,6 +12,7 @@ mod import;
 mod keys;
 mod multi_instance;
 mod persistence;
+mod pg_timeouts;
 mod prompts_crud;
 mod prompts_read;
 mod render;
