@@ -693,3 +693,43 @@ pub fn raise_fd_limit() -> Option<FdLimit> {
 pub fn raise_fd_limit() -> Option<FdLimit> {
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cap_log_line_is_written_once_per_period_and_counts_what_it_held_back() {
+        let log = RateLimited::new(Duration::from_millis(100));
+        let mut emitted = Vec::new();
+        for _ in 0..50 {
+            log.warn(|suppressed| emitted.push(suppressed));
+        }
+        assert_eq!(emitted, vec![0]);
+        std::thread::sleep(Duration::from_millis(120));
+        log.warn(|suppressed| emitted.push(suppressed));
+        assert_eq!(emitted, vec![0, 49]);
+    }
+
+    #[test]
+    fn the_connection_budget_leaves_room_for_upstream_sockets_and_files() {
+        let fd = |now| FdLimit {
+            before: 1024,
+            now,
+            hard: Some(now),
+        };
+        assert_eq!(fd(1024).connection_budget(), 480);
+        assert_eq!(fd(1 << 20).connection_budget(), 10_000);
+        assert_eq!(fd(10).connection_budget(), 1);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_soft_descriptor_limit_is_raised_to_the_hard_limit() {
+        let fd = raise_fd_limit().expect("Unix has RLIMIT_NOFILE");
+        assert!(fd.now >= fd.before);
+        if let Some(hard) = fd.hard {
+            assert_eq!(fd.now, hard, "{fd:?}");
+        }
+    }
+}

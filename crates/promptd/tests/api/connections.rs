@@ -278,3 +278,54 @@ async fn h2c_with_prior_knowledge_is_served() {
     assert_eq!(resp.version(), reqwest::Version::HTTP_2);
     assert_eq!(resp.status(), 200);
 }
+
+#[tokio::test]
+async fn shutdown_lets_a_stream_in_flight_finish_and_closes_idle_connections() {
+    let fake = FakeUpstream::start().await;
+    fake.set_behavior(Behavior::SlowStream(Duration::from_millis(200)));
+    let yaml = format!(
+        "model_list:\n  - model_name: slow-gpt\n    litellm_params:\n      model: openai/slow\n      api_key: sk-upstream\n      api_base: \"{}\"\n      timeout: 30\n",
+        fake.base_url()
+    );
+    let app = TestApp::start_with(Opts {
+        config_yaml: Some(yaml),
+        ..Opts::default()
+    })
+    .await;
+    // An idle keep-alive connection must not hold the shutdown up.
+    let mut idle = connect(&app).await;
+    idle.write_all(b"GET /health/liveliness HTTP/1.1\r\nHost: promptd\r\n\r\n")
+        .await
+        .unwrap();
+    assert_eq!(read_response(&mut idle).await.0, 200);
+    let resp = app
+        .client
+        .post(app.url("/chat/completions"))
+        .bearer_auth(MASTER)
+        .json(&json!({"model": "slow-gpt", "stream": true, "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let base = app.base.clone();
+    let start = Instant::now();
+    let stopping = tokio::spawn(app.stop());
+    let body = resp.text().await.expect("the stream finishes");
+    assert!(body.ends_with("data: [DONE]\n\n"), "stream cut: {body}");
+    let (_, closed_after) = read_until_closed(&mut idle, Duration::from_secs(2)).await;
+    assert!(
+        closed_after < Duration::from_millis(500),
+        "idle connection closed after {closed_after:?}"
+    );
+    tokio::time::timeout(Duration::from_secs(5), stopping)
+        .await
+        .expect("shutdown completes once the stream is done")
+        .unwrap();
+    assert!(start.elapsed() > Duration::from_millis(400));
+    assert!(
+        TcpStream::connect(base.trim_start_matches("http://"))
+            .await
+            .is_err(),
+        "the listener is closed"
+    );
+}
