@@ -9,6 +9,7 @@ pub mod error;
 pub mod extract;
 pub mod openapi;
 pub mod routes;
+pub mod serve;
 pub mod state;
 pub mod wire;
 
@@ -17,7 +18,6 @@ use std::future::Future;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::response::IntoResponse;
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 
 pub use error::ApiError;
@@ -75,17 +75,12 @@ async fn method_not_allowed() -> ApiError {
 }
 
 /// Serves `state` on `listener` until `shutdown` completes, then drains in-flight requests.
+/// Connections are bounded as `serve::serve_router` describes (timeouts, cap, early 413).
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    // TCP_NODELAY: without it every SSE chunk after the first waits for the client's delayed
-    // ACK (~40 ms per streamed answer on keep-alive connections).
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let limits = serve::Limits::from_settings(&state.settings);
+    serve::serve_router(listener, app(state), limits, shutdown).await
 }

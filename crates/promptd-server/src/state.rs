@@ -67,6 +67,15 @@ pub struct Settings {
     pub metrics_public: bool,
     /// Log one line per request (`promptd_settings.access_log`).
     pub access_log: bool,
+    /// How long a client may take to send a request head (from accept, or from the first byte
+    /// of a later request on a keep-alive connection).
+    pub header_read_timeout: std::time::Duration,
+    /// How long a keep-alive connection may stay idle between requests.
+    pub keep_alive_timeout: std::time::Duration,
+    /// How long a client may take to send a request body, from its head (then 408).
+    pub body_read_timeout: std::time::Duration,
+    /// Open connections at most; at the cap the oldest idle one is closed to make room.
+    pub max_connections: usize,
 }
 
 impl Default for Settings {
@@ -76,6 +85,10 @@ impl Default for Settings {
             engine: EngineOptions::default(),
             metrics_public: false,
             access_log: false,
+            header_read_timeout: std::time::Duration::from_secs(10),
+            keep_alive_timeout: std::time::Duration::from_secs(75),
+            body_read_timeout: std::time::Duration::from_secs(30),
+            max_connections: 10_000,
         }
     }
 }

@@ -6,6 +6,7 @@
 //! (threads or whole instances) get consecutive numbers and a failed write leaves no row.
 
 mod backend;
+mod bounded;
 pub mod import;
 pub mod listen;
 mod migrate;
@@ -13,5 +14,6 @@ mod queries;
 mod sql;
 
 pub use backend::{Backend, UnsupportedUrl, redact_url};
+pub use bounded::Bounded;
 pub use migrate::{SchemaStatus, schema_status};
 pub use sql::{SqlStore, StoreOptions};

@@ -21,8 +21,19 @@ use crate::queries as q;
 pub struct StoreOptions {
     /// PostgreSQL pool size (SQLite always uses one connection: it has one writer anyway).
     pub max_connections: u32,
-    /// How long a request waits for a connection before failing with "unavailable".
+    /// How long a request waits for a connection (including opening one) before failing with
+    /// "unavailable".
     pub acquire_timeout: Duration,
+    /// How long one store operation may take once it has its connection; `None` = unbounded
+    /// (migrations). On PostgreSQL it is also the server's `lock_timeout` and
+    /// `idle_in_transaction_session_timeout`, so a stalled instance cannot hold row locks.
+    pub statement_timeout: Option<Duration>,
+    /// How long opening the change listener's connection (and its LISTEN) may take.
+    pub connect_timeout: Duration,
+    /// How often the change listener checks a quiet connection with a ping (PostgreSQL).
+    pub keepalive_interval: Duration,
+    /// How long loading every prompt or key may take (startup, resynchronisation).
+    pub load_timeout: Duration,
 }
 
 impl Default for StoreOptions {
@@ -30,8 +41,49 @@ impl Default for StoreOptions {
         StoreOptions {
             max_connections: 8,
             acquire_timeout: Duration::from_secs(5),
+            statement_timeout: Some(Duration::from_secs(5)),
+            connect_timeout: Duration::from_secs(5),
+            keepalive_interval: Duration::from_secs(10),
+            load_timeout: Duration::from_secs(60),
         }
     }
+}
+
+impl StoreOptions {
+    /// How long an idle pooled connection may take to answer the ping that precedes its reuse:
+    /// a quarter of the acquire timeout (50 ms to 2 s), so a silently dead connection is
+    /// replaced within the same acquire.
+    pub fn idle_ping_timeout(&self) -> Duration {
+        (self.acquire_timeout / 4).clamp(Duration::from_millis(50), Duration::from_secs(2))
+    }
+}
+
+/// Runs a ping with a time limit; a ping that does not answer in time is an I/O time-out, so
+/// sqlx closes the connection without trying to talk to it again.
+async fn ping_within(conn: &mut sqlx::AnyConnection, limit: Duration) -> Result<(), sqlx::Error> {
+    use sqlx::Connection;
+    match tokio::time::timeout(limit, conn.ping()).await {
+        Ok(r) => r,
+        Err(_) => Err(sqlx::Error::Io(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!(
+                "the database did not answer a ping within {} ms",
+                limit.as_millis()
+            ),
+        ))),
+    }
+}
+
+/// Per-session settings for PostgreSQL: a stalled client cannot hold locks for long, and the
+/// server notices a vanished client by TCP keepalive.
+fn postgres_session_sql(opts: &StoreOptions) -> Option<String> {
+    let ms = opts.statement_timeout?.as_millis().max(1);
+    let keepalive = opts.keepalive_interval.as_secs().max(1);
+    Some(format!(
+        "SET lock_timeout = {ms}; SET idle_in_transaction_session_timeout = {ms}; \
+         SET tcp_keepalives_idle = {keepalive}; SET tcp_keepalives_interval = {keepalive}; \
+         SET tcp_keepalives_count = 3;"
+    ))
 }
 
 /// A [`Store`] on SQLite or PostgreSQL.
@@ -69,9 +121,39 @@ impl SqlStore {
                     .await
             }
             Backend::Postgres => {
+                let session = postgres_session_sql(opts);
+                let idle_ping = opts.idle_ping_timeout();
+                let release_ping = opts.statement_timeout.unwrap_or(opts.acquire_timeout);
                 AnyPoolOptions::new()
                     .max_connections(opts.max_connections)
                     .acquire_timeout(opts.acquire_timeout)
+                    // sqlx's own pre-use ping has no limit but the whole acquire: a silently
+                    // dead idle connection would use it all up. This one gives up early, and
+                    // the acquire opens a fresh connection instead.
+                    .test_before_acquire(false)
+                    .before_acquire(move |conn, _| {
+                        Box::pin(async move { ping_within(conn, idle_ping).await.map(|()| true) })
+                    })
+                    // A connection comes back here also when an operation was abandoned at its
+                    // time limit, possibly mid-statement: sqlx then pings it without a limit,
+                    // which on a stalled network holds the pool slot forever. Ping it with a
+                    // limit first; a connection that does not answer is closed, not reused.
+                    .after_release(move |conn, _| {
+                        Box::pin(
+                            async move { ping_within(conn, release_ping).await.map(|()| true) },
+                        )
+                    })
+                    .after_connect(move |conn, _| {
+                        let session = session.clone();
+                        Box::pin(async move {
+                            if let Some(sql) = session {
+                                sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                                    .execute(conn)
+                                    .await?;
+                            }
+                            Ok(())
+                        })
+                    })
                     .connect(url)
                     .await
             }

@@ -10,7 +10,9 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
+use promptd_core::Change;
 use promptd_server::{App, AppState, Settings};
+use promptd_store::listen::Flow;
 use promptd_store::{Backend, SchemaStatus, SqlStore, StoreOptions};
 use serde_json::Value;
 
@@ -82,6 +84,25 @@ pub struct ServeArgs {
     /// Log one line per request: method, path, status, time (default off).
     #[arg(long, env = "PROMPTD_ACCESS_LOG", num_args = 0..=1, default_missing_value = "true")]
     pub access_log: Option<bool>,
+    #[command(flatten)]
+    pub net: NetArgs,
+}
+
+/// Connection limits (each also in `promptd_settings`).
+#[derive(Debug, Args, Clone, Default)]
+pub struct NetArgs {
+    /// Open connections at most (default 10000, lower if the file-descriptor limit is low).
+    #[arg(long, env = "PROMPTD_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Milliseconds a client may take to send a request head (default 10000).
+    #[arg(long, env = "PROMPTD_HEADER_READ_TIMEOUT_MS")]
+    pub header_read_timeout_ms: Option<u64>,
+    /// Milliseconds a keep-alive connection may stay idle between requests (default 75000).
+    #[arg(long, env = "PROMPTD_KEEP_ALIVE_TIMEOUT_MS")]
+    pub keep_alive_timeout_ms: Option<u64>,
+    /// Milliseconds a client may take to send a request body (default 30000).
+    #[arg(long, env = "PROMPTD_BODY_READ_TIMEOUT_MS")]
+    pub body_read_timeout_ms: Option<u64>,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -102,6 +123,8 @@ pub struct ServeConfig {
     pub settings: Settings,
     pub store: StoreOptions,
     pub file: config::FileConfig,
+    /// `max_connections` was set (otherwise it may be lowered to fit the descriptor limit).
+    pub max_connections_set: bool,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://promptd.db";
@@ -181,6 +204,34 @@ impl ServeConfig {
             settings.engine.limits.max_output_bytes =
                 usize::try_from(n).context("template_max_output_bytes is too large")?;
         }
+        let millis =
+            |flag: Option<u64>, key: &str| -> anyhow::Result<Option<std::time::Duration>> {
+                Ok(match flag.or(setting_u64(&file, key)?) {
+                    Some(0) => bail!("{key} must be at least 1 (milliseconds)"),
+                    Some(n) => Some(std::time::Duration::from_millis(n)),
+                    None => None,
+                })
+            };
+        if let Some(d) = millis(args.net.header_read_timeout_ms, "header_read_timeout_ms")? {
+            settings.header_read_timeout = d;
+        }
+        if let Some(d) = millis(args.net.keep_alive_timeout_ms, "keep_alive_timeout_ms")? {
+            settings.keep_alive_timeout = d;
+        }
+        if let Some(d) = millis(args.net.body_read_timeout_ms, "body_read_timeout_ms")? {
+            settings.body_read_timeout = d;
+        }
+        let max_connections = match args.net.max_connections.map(|n| n as u64) {
+            Some(n) => Some(n),
+            None => setting_u64(&file, "max_connections")?,
+        };
+        if let Some(n) = max_connections {
+            if n == 0 {
+                bail!("max_connections must be at least 1");
+            }
+            settings.max_connections =
+                usize::try_from(n).context("max_connections is too large")?;
+        }
         let mut store = StoreOptions::default();
         if let Some(n) = setting_u64(&file, "database_max_connections")? {
             store.max_connections = u32::try_from(n)
@@ -189,6 +240,18 @@ impl ServeConfig {
         }
         if let Some(n) = setting_u64(&file, "database_acquire_timeout_ms")? {
             store.acquire_timeout = std::time::Duration::from_millis(n.max(1));
+        }
+        if let Some(d) = millis(None, "database_statement_timeout_ms")? {
+            store.statement_timeout = Some(d);
+        }
+        if let Some(d) = millis(None, "database_connect_timeout_ms")? {
+            store.connect_timeout = d;
+        }
+        if let Some(d) = millis(None, "database_keepalive_ms")? {
+            store.keepalive_interval = d;
+        }
+        if let Some(d) = millis(None, "database_load_timeout_ms")? {
+            store.load_timeout = d;
         }
         let database_url = args
             .db
@@ -203,6 +266,7 @@ impl ServeConfig {
             settings,
             store,
             file,
+            max_connections_set: max_connections.is_some(),
         })
     }
 }
@@ -232,6 +296,8 @@ pub async fn build_state(cfg: &ServeConfig, store: SqlStore) -> anyhow::Result<A
     // One TLS crypto provider (ring) for the whole process, before any HTTP client exists.
     promptd_upstream::install_crypto_provider();
     let models = promptd_upstream::Models::from_entries(&cfg.file.model_list)?;
+    // Every store operation answers within a known time, even on a stalled network.
+    let store = promptd_store::Bounded::new(store, &cfg.store);
     let app = App::new(
         Arc::new(store),
         cfg.master_key.as_deref(),
@@ -255,19 +321,63 @@ pub fn start_background(
     let state = state.clone();
     Some(tokio::spawn(promptd_store::listen::listen_changes(
         cfg.database_url.clone(),
+        promptd_store::listen::ListenOptions::from_store(&cfg.store),
         move |change| {
             let state = state.clone();
             async move {
-                state.apply_change(change).await;
-                true
+                let result = match &change {
+                    Change::Prompt(id) => state.refresh_prompt(id).await,
+                    Change::Keys => state.refresh_keys().await,
+                    Change::Resync => state.resync().await,
+                };
+                match result {
+                    Ok(()) => Flow::Continue,
+                    Err(e) => {
+                        // Reconnecting resynchronises everything, so the change is not lost.
+                        tracing::warn!(?change, error = %e, "could not apply a change from the database; will reconnect and resynchronise");
+                        Flow::Resync
+                    }
+                }
             }
         },
     )))
 }
 
+/// Raises the file-descriptor limit and fits the connection cap to it; logs both.
+pub fn fit_connections_to_fd_limit(cfg: &mut ServeConfig) {
+    let Some(fd) = promptd_server::serve::raise_fd_limit() else {
+        tracing::info!(
+            max_connections = cfg.settings.max_connections,
+            "file-descriptor limit unknown on this OS"
+        );
+        return;
+    };
+    let budget = fd.connection_budget();
+    if !cfg.max_connections_set {
+        cfg.settings.max_connections = cfg.settings.max_connections.min(budget);
+    } else if cfg.settings.max_connections > budget {
+        tracing::warn!(
+            max_connections = cfg.settings.max_connections,
+            fd_limit = fd.now,
+            "max_connections is above what the file-descriptor limit affords (about {budget}); raise the hard limit (ulimit -Hn, LimitNOFILE=) or lower max_connections, or accepts will fail with 'Too many open files'"
+        );
+    }
+    tracing::info!(
+        fd_soft_limit_before = fd.before,
+        fd_soft_limit = fd.now,
+        fd_hard_limit = fd
+            .hard
+            .map(|h| h.to_string())
+            .unwrap_or_else(|| "unlimited".into()),
+        max_connections = cfg.settings.max_connections,
+        "file descriptors"
+    );
+}
+
 /// `promptd serve`.
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let cfg = ServeConfig::resolve(&args)?;
+    let mut cfg = ServeConfig::resolve(&args)?;
+    fit_connections_to_fd_limit(&mut cfg);
     let store = open_store(&cfg.database_url, &cfg.store).await?;
     let state = build_state(&cfg, store).await?;
     let _listener = start_background(&cfg, &state);
@@ -295,7 +405,12 @@ pub async fn migrate(args: DbArgs) -> anyhow::Result<()> {
         .database_url
         .or(file.database_url)
         .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
-    let store = SqlStore::connect(&url, &StoreOptions::default()).await?;
+    // No statement limit: a migration may wait for locks held by running instances.
+    let opts = StoreOptions {
+        statement_timeout: None,
+        ..StoreOptions::default()
+    };
+    let store = SqlStore::connect(&url, &opts).await?;
     if let SchemaStatus::Ahead { unknown } = store.schema_status().await? {
         bail!("the database was migrated by a newer promptd (unknown migrations {unknown:?})");
     }

@@ -82,6 +82,7 @@ impl TestApp {
             },
             max_body_bytes: opts.max_body_bytes,
             access_log: opts.access_log,
+            net: Default::default(),
         };
         let cfg = ServeConfig::resolve(&args)?;
         let store = promptd::open_store(&cfg.database_url, &cfg.store).await?;

@@ -1,0 +1,153 @@
+//! A [`Store`] whose every operation answers within a known time, whatever the network does.
+//!
+//! A database behind a network that silently drops packets never answers and never fails: a
+//! write would wait as long as the stall. [`Bounded`] gives each operation a deadline of
+//! `acquire_timeout + statement_timeout` (bulk loads: `acquire_timeout + load_timeout`) and
+//! reports `Unavailable` when it passes. The abandoned connection is not reused: the pool pings
+//! it with a limit on release and closes it if it does not answer (see `SqlStore::connect`).
+
+use std::future::Future;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use promptd_core::{
+    Derive, Environment, KeyRecord, NewVersion, PromptId, PromptRecord, Store, StoreError, Version,
+};
+
+use crate::sql::StoreOptions;
+
+/// `S` with a time limit on every operation.
+#[derive(Debug, Clone)]
+pub struct Bounded<S> {
+    inner: S,
+    /// Limit for one operation (a write, a read of one prompt, a ping).
+    op_limit: Duration,
+    /// Limit for loading everything (all versions, all keys).
+    load_limit: Duration,
+}
+
+impl<S: Store> Bounded<S> {
+    /// Limits from the store options; without a statement timeout the operations only wait
+    /// for the acquire timeout twice.
+    pub fn new(inner: S, opts: &StoreOptions) -> Bounded<S> {
+        Bounded {
+            inner,
+            op_limit: opts.acquire_timeout + opts.statement_timeout.unwrap_or(opts.acquire_timeout),
+            load_limit: opts.acquire_timeout + opts.load_timeout,
+        }
+    }
+
+    /// The most a write (or any single operation) waits before failing.
+    pub fn op_limit(&self) -> Duration {
+        self.op_limit
+    }
+
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+}
+
+async fn within<T>(
+    limit: Duration,
+    what: &str,
+    op: impl Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    match tokio::time::timeout(limit, op).await {
+        Ok(r) => r,
+        Err(_) => Err(StoreError::Unavailable(format!(
+            "no answer from the database within {} ms while {what} (database_acquire_timeout_ms + \
+             database_statement_timeout_ms); the network to the database or the database itself is stalled",
+            limit.as_millis()
+        ))),
+    }
+}
+
+#[async_trait]
+impl<S: Store> Store for Bounded<S> {
+    async fn append_version(&self, new: NewVersion) -> Result<PromptRecord, StoreError> {
+        within(
+            self.op_limit,
+            "writing a version",
+            self.inner.append_version(new),
+        )
+        .await
+    }
+
+    async fn append_derived(
+        &self,
+        prompt_id: &PromptId,
+        environment: &Environment,
+        base_version: Option<Version>,
+        derive: Derive,
+    ) -> Result<PromptRecord, StoreError> {
+        within(
+            self.op_limit,
+            "writing a version",
+            self.inner
+                .append_derived(prompt_id, environment, base_version, derive),
+        )
+        .await
+    }
+
+    async fn prompt_versions(&self, prompt_id: &PromptId) -> Result<Vec<PromptRecord>, StoreError> {
+        within(
+            self.op_limit,
+            "reading a prompt",
+            self.inner.prompt_versions(prompt_id),
+        )
+        .await
+    }
+
+    async fn all_versions(&self) -> Result<Vec<PromptRecord>, StoreError> {
+        within(
+            self.load_limit,
+            "loading every prompt",
+            self.inner.all_versions(),
+        )
+        .await
+    }
+
+    async fn delete_versions(
+        &self,
+        prompt_id: &PromptId,
+        environment: Option<&Environment>,
+        version: Option<Version>,
+    ) -> Result<u64, StoreError> {
+        within(
+            self.op_limit,
+            "deleting versions",
+            self.inner.delete_versions(prompt_id, environment, version),
+        )
+        .await
+    }
+
+    async fn insert_key(&self, key: &KeyRecord) -> Result<(), StoreError> {
+        within(self.op_limit, "saving a key", self.inner.insert_key(key)).await
+    }
+
+    async fn all_keys(&self) -> Result<Vec<KeyRecord>, StoreError> {
+        within(self.load_limit, "loading every key", self.inner.all_keys()).await
+    }
+
+    async fn delete_keys(&self, tokens: &[String]) -> Result<Vec<String>, StoreError> {
+        within(
+            self.op_limit,
+            "deleting keys",
+            self.inner.delete_keys(tokens),
+        )
+        .await
+    }
+
+    async fn import_version(&self, rec: &PromptRecord) -> Result<bool, StoreError> {
+        within(
+            self.op_limit,
+            "importing a version",
+            self.inner.import_version(rec),
+        )
+        .await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        within(self.op_limit, "checking the database", self.inner.ping()).await
+    }
+}
