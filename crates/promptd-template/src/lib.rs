@@ -11,6 +11,7 @@
 
 mod engine;
 mod frontmatter;
+mod nesting;
 mod roles;
 mod schema;
 
@@ -21,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 pub use frontmatter::split_frontmatter;
+pub use nesting::{MAX_NESTING, MAX_VALUE_DEPTH};
 pub use schema::{FieldType, SchemaField};
 
 /// Bounds on one render. Exceeding one is [`TemplateError::LimitExceeded`], never a hang.
@@ -38,6 +40,11 @@ pub struct Limits {
     /// Deepest nesting of loops, blocks and macro calls at run time (a macro call counts about
     /// 10). Default 100; minijinja caps it at 500.
     pub recursion: usize,
+    /// Largest allocation one template operation may ask for, in bytes: checked *before* the
+    /// work, from the arguments and the size the result will have (`~`, `+`, `*`, `format`
+    /// and `str.format` widths, `indent`, `join`, `replace`, `batch`, `slice`, `tojson`,
+    /// `pprint`, `string`, `escape`, ...). Default 16 MiB.
+    pub max_bytes: usize,
 }
 
 impl Default for Limits {
@@ -46,6 +53,7 @@ impl Default for Limits {
             fuel: 200_000,
             max_output_bytes: 1024 * 1024,
             recursion: 100,
+            max_bytes: 16 * 1024 * 1024,
         }
     }
 }
@@ -192,6 +200,8 @@ struct Inner {
     /// Line number (1-based) of the body's first line in the whole file.
     body_line: usize,
     limits: Limits,
+    /// Stack a render needs (see `nesting`): it runs on a fresh segment when less is left.
+    render_stack: usize,
 }
 
 /// A parsed and compiled `.prompt`. Cheap to clone, safe to share between threads.
@@ -205,6 +215,30 @@ impl std::fmt::Debug for Prompt {
             .field("content", &self.0.content)
             .finish_non_exhaustive()
     }
+}
+
+/// Stack that parsing and compiling need at most: tags nest at most [`MAX_NESTING`] levels
+/// (measured in `tests/it/nesting.rs`, with a wide margin).
+const PARSE_STACK: usize = 1024 * 1024;
+
+/// Stack a render needs besides the values' depth: the VM's frames for the recursion limit
+/// (macro calls, loops) and expressions of [`MAX_NESTING`] levels, with a wide margin.
+const RENDER_BASE_STACK: usize = 1024 * 1024;
+/// Per unit of recursion limit (a macro call or loop frame in the VM).
+const STACK_PER_RECURSION: usize = 4 * 1024;
+/// Per level of value nesting: dropping, printing, comparing and serializing recurse.
+const STACK_PER_VALUE_LEVEL: usize = 1024;
+
+fn render_stack(value_depth: usize, recursion: usize) -> usize {
+    RENDER_BASE_STACK
+        .saturating_add(recursion.saturating_mul(STACK_PER_RECURSION))
+        .saturating_add(value_depth.saturating_mul(STACK_PER_VALUE_LEVEL))
+}
+
+/// Runs `f` where at least `needed` bytes of stack are left: on the current stack when it
+/// has them (one comparison), else on a fresh segment of that size.
+fn on_enough_stack<R>(needed: usize, f: impl FnOnce() -> R) -> R {
+    stacker::maybe_grow(needed, needed, f)
 }
 
 /// Keys that describe the prompt itself; every other frontmatter key goes to the model.
@@ -247,20 +281,29 @@ impl Prompt {
         let body = split.body;
         let body_line = split.body_line;
         let content = body.trim().to_owned();
-        let env = engine::build(body.clone(), opts).map_err(|e| {
-            let (line, column) = match (e.line(), e.range()) {
-                (Some(l), Some(r)) => (l + body_line - 1, column_of(&body, r.start)),
-                (Some(l), None) => (l + body_line - 1, 1),
-                _ => (body_line, 1),
-            };
+        let shape = nesting::check(&body, opts.limits.recursion).map_err(|e| {
+            let offset = e.offset.min(body.len());
             TemplateError::Syntax {
-                line,
-                column,
-                message: e
-                    .detail()
-                    .map_or_else(|| e.kind().to_string(), str::to_owned),
+                line: body[..offset].matches('\n').count() + body_line,
+                column: column_of(&body, offset),
+                message: e.message,
             }
         })?;
+        let env =
+            on_enough_stack(PARSE_STACK, || engine::build(body.clone(), opts)).map_err(|e| {
+                let (line, column) = match (e.line(), e.range()) {
+                    (Some(l), Some(r)) => (l + body_line - 1, column_of(&body, r.start)),
+                    (Some(l), None) => (l + body_line - 1, 1),
+                    _ => (body_line, 1),
+                };
+                TemplateError::Syntax {
+                    line,
+                    column,
+                    message: e
+                        .detail()
+                        .map_or_else(|| e.kind().to_string(), str::to_owned),
+                }
+            })?;
         Ok(Prompt(Arc::new(Inner {
             env,
             content,
@@ -270,6 +313,7 @@ impl Prompt {
             schema,
             body_line,
             limits: opts.limits.clone(),
+            render_stack: render_stack(shape.value_depth, opts.limits.recursion),
         })))
     }
 
@@ -312,15 +356,17 @@ impl Prompt {
         vars: &Map<String, Value>,
     ) -> Result<Vec<Message>, TemplateError> {
         let inner = &self.0;
-        let tmpl = inner
-            .env
-            .get_template(engine::TEMPLATE)
-            .map_err(|e| engine::classify(&e, inner.body_line, &inner.limits))?;
-        let ctx = engine::context(vars);
-        engine::start_render();
-        let (text, spans) = tmpl
-            .render_with_spans(ctx)
-            .map_err(|e| engine::classify(&e, inner.body_line, &inner.limits))?;
+        // Values and errors (which may hold values) are dropped inside, on the sized stack.
+        let (text, spans) = on_enough_stack(inner.render_stack, || {
+            let tmpl = inner
+                .env
+                .get_template(engine::TEMPLATE)
+                .map_err(|e| engine::classify(&e, inner.body_line, &inner.limits))?;
+            let ctx = engine::context(vars);
+            engine::start_render();
+            tmpl.render_with_spans(ctx)
+                .map_err(|e| engine::classify(&e, inner.body_line, &inner.limits))
+        })?;
         // The formatter stops oversized `{{ … }}` output early; template text repeated by
         // loops is bounded by fuel and checked here.
         if text.len() > inner.limits.max_output_bytes {

@@ -164,6 +164,10 @@ impl ServeConfig {
             settings.engine.limits.max_output_bytes =
                 usize::try_from(n).context("template_max_output_bytes is too large")?;
         }
+        if let Some(n) = setting_u64(&file, "template_max_bytes")? {
+            settings.engine.limits.max_bytes =
+                usize::try_from(n).context("template_max_bytes is too large")?;
+        }
         let mut store = StoreOptions::default();
         if let Some(n) = setting_u64(&file, "database_max_connections")? {
             store.max_connections = u32::try_from(n)
