@@ -217,17 +217,23 @@ impl std::fmt::Debug for Prompt {
     }
 }
 
-/// Stack that parsing and compiling need at most: tags nest at most [`MAX_NESTING`] levels
-/// (measured in `tests/it/nesting.rs`, with a wide margin).
-const PARSE_STACK: usize = 1024 * 1024;
+/// Unoptimised builds use several times more stack per frame (measured: up to 8x).
+const BUILD_FACTOR: usize = if cfg!(debug_assertions) { 8 } else { 1 };
 
-/// Stack a render needs besides the values' depth: the VM's frames for the recursion limit
-/// (macro calls, loops) and expressions of [`MAX_NESTING`] levels, with a wide margin.
-const RENDER_BASE_STACK: usize = 1024 * 1024;
-/// Per unit of recursion limit (a macro call or loop frame in the VM).
-const STACK_PER_RECURSION: usize = 4 * 1024;
-/// Per level of value nesting: dropping, printing, comparing and serializing recurse.
-const STACK_PER_VALUE_LEVEL: usize = 1024;
+/// Stack that parsing and compiling need at most. Measured on release builds (and backed by
+/// `tests/it/bounds.rs`): the deepest tags [`MAX_NESTING`] admits, and minijinja's own
+/// bracket guard (150), parse, compile and render within 256 KiB; this is 4x that.
+const PARSE_STACK: usize = 1024 * 1024 * BUILD_FACTOR;
+
+/// Stack a render needs besides the recursion limit and the values' depth: expressions of
+/// [`MAX_NESTING`] levels (256 KiB measured, as above), with a 4x margin.
+const RENDER_BASE_STACK: usize = 1024 * 1024 * BUILD_FACTOR;
+/// Per unit of the recursion limit (macro calls, nested loops): 500 units of macro recursion
+/// measured under 512 KiB, about 1 KiB each; 4x that.
+const STACK_PER_RECURSION: usize = 4 * 1024 * BUILD_FACTOR;
+/// Per level of value nesting, for dropping, printing, comparing and serializing, which
+/// recurse: measured at most 420 bytes; 1 KiB (tests/it/bounds.rs checks half of it).
+const STACK_PER_VALUE_LEVEL: usize = 1024 * BUILD_FACTOR;
 
 fn render_stack(value_depth: usize, recursion: usize) -> usize {
     RENDER_BASE_STACK
