@@ -15,3 +15,4 @@ mod prompts_crud;
 mod prompts_read;
 mod render;
 mod run;
+mod template_limits;
