@@ -51,7 +51,13 @@ pub(crate) fn build(body: String, opts: &EngineOptions) -> Result<Environment<'s
     env.set_max_alloc_bytes(Some(u64::try_from(max_bytes).unwrap_or(u64::MAX)));
     env.set_recursion_limit(opts.limits.recursion);
     env.set_unknown_method_callback(move |state, value, method, args| {
-        check_method_size(value, method, args, max_bytes)?;
+        check_method_size(
+            value,
+            method,
+            args,
+            text_budget(state, max_bytes),
+            max_bytes,
+        )?;
         minijinja_contrib::pycompat::unknown_method_callback(state, value, method, args)
     });
     // `namespace()` is the one mutable value: `{% set ns.me = ns %}` makes a value that holds
@@ -69,20 +75,22 @@ pub(crate) fn build(body: String, opts: &EngineOptions) -> Result<Environment<'s
         AutoEscape::None
     };
     env.set_auto_escape_callback(move |_| mode.clone());
-    env.add_filter("escape", move |v: &Value| escape_filter(v, max_bytes));
-    env.add_filter("e", move |v: &Value| escape_filter(v, max_bytes));
-    env.add_filter("forceescape", move |v: &Value| {
-        forceescape_filter(v, max_bytes)
+    env.add_filter("escape", move |state: &State, v: &Value| {
+        escape_filter(v, text_budget(state, max_bytes), max_bytes)
+    });
+    env.add_filter("e", move |state: &State, v: &Value| {
+        escape_filter(v, text_budget(state, max_bytes), max_bytes)
+    });
+    env.add_filter("forceescape", move |state: &State, v: &Value| {
+        forceescape_filter(v, text_budget(state, max_bytes), max_bytes)
     });
     // minijinja's pprint is Rust's `{:#?}`, whose cost grows with the square of the nesting;
     // Jinja2's pprint of a prompt-sized value is its Python repr, which this prints, bounded.
     env.add_filter("pprint", move |state: &State, v: &Value| {
         let mut text = String::new();
-        if !write_repr(&mut text, v, max_bytes, 0) {
-            return Err(alloc_error(
-                "pprint would produce a longer text".into(),
-                max_bytes,
-            ));
+        let budget = text_budget(state, max_bytes);
+        if !write_repr(&mut text, v, budget, 0) {
+            return Err(budget_error("pprint", budget, max_bytes));
         }
         state.consume_fuel(u64::try_from(text.len() / 64).unwrap_or(u64::MAX))?;
         Ok(text)
@@ -96,6 +104,25 @@ pub(crate) fn build(body: String, opts: &EngineOptions) -> Result<Environment<'s
 /// Prefix of the patched minijinja's allocation-limit errors (and of this module's own).
 const ALLOC_LIMIT: &str = "allocation limit exceeded: ";
 
+/// The longest text an operation may build: `max` bytes, or what the remaining fuel pays for
+/// as serialized text (16 units a byte, 64 units a fuel) if that is less, so that walking a
+/// value to print it is bounded by fuel as well.
+fn text_budget(state: &State, max: usize) -> usize {
+    state.fuel_levels().map_or(max, |(_, remaining)| {
+        max.min(usize::try_from(remaining.saturating_mul(4)).unwrap_or(usize::MAX))
+    })
+}
+
+/// The error for a text past `budget`: out of fuel when fuel set the budget, else the size
+/// limit.
+fn budget_error(what: &str, budget: usize, max: usize) -> Error {
+    if budget < max {
+        Error::from(ErrorKind::OutOfFuel)
+    } else {
+        alloc_error(format!("{what} would produce a longer text"), max)
+    }
+}
+
 fn alloc_error(what: String, max: usize) -> Error {
     Error::new(
         ErrorKind::InvalidOperation,
@@ -106,7 +133,13 @@ fn alloc_error(what: String, max: usize) -> Error {
 /// The Python methods whose result size an argument sets, checked before pycompat runs them:
 /// `str.format` (field widths and precisions, and each field's argument), `str.replace`
 /// (`new` once per match) and `str.join` (the items and the separator).
-fn check_method_size(value: &Value, method: &str, args: &[Value], max: usize) -> Result<(), Error> {
+fn check_method_size(
+    value: &Value,
+    method: &str,
+    args: &[Value],
+    budget: usize,
+    max: usize,
+) -> Result<(), Error> {
     let Some(s) = value.as_str() else {
         return Ok(());
     };
@@ -123,7 +156,7 @@ fn check_method_size(value: &Value, method: &str, args: &[Value], max: usize) ->
                     vec![arg.clone()]
                 };
                 for item in items {
-                    longest = longest.max(text_len(&item, max));
+                    longest = longest.max(text_len(&item, budget));
                 }
             }
             let (fields, widths) = format_fields(s);
@@ -158,8 +191,8 @@ fn check_method_size(value: &Value, method: &str, args: &[Value], max: usize) ->
                 for item in iter {
                     total = total
                         .saturating_add(s.len())
-                        .saturating_add(text_len(&item, max));
-                    if total > max {
+                        .saturating_add(text_len(&item, budget));
+                    if total > budget {
                         break;
                     }
                 }
@@ -173,6 +206,9 @@ fn check_method_size(value: &Value, method: &str, args: &[Value], max: usize) ->
             format!("str.{method} would produce about {estimate} bytes"),
             max,
         ));
+    }
+    if estimate > budget {
+        return Err(Error::from(ErrorKind::OutOfFuel));
     }
     Ok(())
 }
@@ -376,20 +412,17 @@ impl Object for JsonMap {
 }
 
 /// Jinja2's `|e`: markupsafe escaping, result marked safe.
-fn escape_filter(value: &Value, max: usize) -> Result<Value, Error> {
+fn escape_filter(value: &Value, budget: usize, max: usize) -> Result<Value, Error> {
     if value.is_safe() {
         return Ok(value.clone());
     }
-    forceescape_filter(value, max)
+    forceescape_filter(value, budget, max)
 }
 
-fn forceescape_filter(value: &Value, max: usize) -> Result<Value, Error> {
+fn forceescape_filter(value: &Value, budget: usize, max: usize) -> Result<Value, Error> {
     let mut text = String::new();
-    if !write_str_form(&mut text, value, max) {
-        return Err(alloc_error(
-            "escape would produce a longer text".into(),
-            max,
-        ));
+    if !write_str_form(&mut text, value, budget) {
+        return Err(budget_error("escape", budget, max));
     }
     // Each escaped character grows by at most 4 bytes (`'` → `&#39;`).
     let specials = text.bytes().filter(|b| b"&<>'\"".contains(b)).count();

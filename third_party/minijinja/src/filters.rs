@@ -807,6 +807,8 @@ mod builtins {
                 if let Some(string) = item.as_str() {
                     output.push_str(string);
                 } else {
+                    // promptd patch: bound the text form before building it.
+                    ok!(state.ensure_text_len(&item, false, "join"));
                     write!(output, "{item}").ok();
                 }
             }
@@ -1896,8 +1898,16 @@ mod builtins {
         };
         // When this filter is used the return value is safe for both HTML and JSON
         // promptd patch: stop writing once past the allocation limit.
-        let max = state.and_then(|s| s.max_alloc()).unwrap_or(u64::MAX);
-        let rv = ok!(crate::json::to_json_bounded(value, style, true, max).map_err(|err| {
+        let (max, fuel_max) = state
+            .and_then(|s| s.text_budget())
+            .unwrap_or((u64::MAX, u64::MAX));
+        let rv = ok!(crate::json::to_json_bounded(value, style, true, max, fuel_max).map_err(|err| {
+            if err.kind() == ErrorKind::OutOfFuel {
+                if let Some(state) = state {
+                    let _ = state.charge_serialized(usize::try_from(fuel_max).unwrap_or(usize::MAX));
+                }
+                return err;
+            }
             if err.detail().is_some_and(|d| d.starts_with("allocation limit exceeded")) {
                 return err;
             }

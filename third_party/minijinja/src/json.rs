@@ -29,7 +29,7 @@ pub(crate) enum JsonStyle {
 /// in strings so that the output can be embedded in HTML (including script
 /// tags and single quoted attributes).
 pub(crate) fn to_json(value: &Value, style: JsonStyle, html_safe: bool) -> Result<String, Error> {
-    to_json_bounded(value, style, html_safe, u64::MAX)
+    to_json_bounded(value, style, html_safe, u64::MAX, u64::MAX)
 }
 
 /// promptd patch: like [`to_json`], but fails once the output would pass
@@ -40,6 +40,7 @@ pub(crate) fn to_json_bounded(
     style: JsonStyle,
     html_safe: bool,
     max: u64,
+    fuel_max: u64,
 ) -> Result<String, Error> {
     let mut writer = JsonWriter {
         out: String::new(),
@@ -47,6 +48,7 @@ pub(crate) fn to_json_bounded(
         html_safe,
         depth: 0,
         max,
+        fuel_max,
         over: false,
     };
     ok!(writer.write_value(value));
@@ -60,6 +62,7 @@ struct JsonWriter {
     html_safe: bool,
     depth: usize,
     max: u64,
+    fuel_max: u64,
     over: bool,
 }
 
@@ -200,19 +203,29 @@ impl JsonWriter {
 
     /// promptd patch: fails if `extra` more bytes would pass the limit.
     fn check(&self, extra: u64) -> Result<(), Error> {
-        if self.over || (self.out.len() as u64).saturating_add(extra) > self.max {
+        let len = (self.out.len() as u64).saturating_add(extra);
+        if self.over || len > self.max {
             return Err(crate::utils::alloc_limit_error(
                 "tojson would produce a longer text",
                 self.max,
             ));
         }
+        if len > self.fuel_max {
+            return Err(Error::from(ErrorKind::OutOfFuel));
+        }
         Ok(())
     }
 
     fn write_indent(&mut self, indent: usize) {
-        if self.check((indent as u64).saturating_mul(self.depth as u64)).is_err() {
+        let extra = (indent as u64).saturating_mul(self.depth as u64);
+        if (self.out.len() as u64).saturating_add(extra) > self.max {
             // the next `write_value` or the final check reports it
             self.over = true;
+            return;
+        }
+        if self.check(extra).is_err() {
+            // out of fuel: stop indenting, the next check reports it
+            self.fuel_max = 0;
             return;
         }
         for _ in 0..indent * self.depth {

@@ -74,7 +74,16 @@ use crate::utils::alloc_limit_error;
 
 /// promptd patch: checks that the text form of `value` (`{}` or, with
 /// `pretty`, `{:#?}`) stays within `max` bytes, without building it.
-pub(crate) fn ensure_text_len(value: &Value, pretty: bool, max: u64, what: &str) -> Result<(), Error> {
+/// The text may not pass the allocation limit, nor what the remaining fuel
+/// pays for as serialized text (so the walk itself is bounded by fuel too).
+pub(crate) fn ensure_text_len(
+    value: &Value,
+    pretty: bool,
+    tracker: &FuelTracker,
+    what: &str,
+) -> Result<(), Error> {
+    let fuel_max = tracker.remaining_units() / SERIALIZED_BYTE_COST;
+    let max = tracker.max_alloc().min(fuel_max);
     struct Count {
         n: u64,
         max: u64,
@@ -96,12 +105,21 @@ pub(crate) fn ensure_text_len(value: &Value, pretty: bool, max: u64, what: &str)
         std::fmt::write(&mut count, format_args!("{value}"))
     };
     if rv.is_err() || count.n > max {
+        if max == fuel_max && fuel_max < tracker.max_alloc() {
+            tracker.exhaust();
+            return Err(Error::from(ErrorKind::OutOfFuel));
+        }
         return Err(alloc_limit_error(&format!("{what} would produce a longer text"), max));
     }
     Ok(())
 }
 
 impl FuelTracker {
+    /// promptd patch: uses up all fuel (a check found the work would pass it).
+    pub fn exhaust(&self) {
+        self.remaining.set(0);
+    }
+
     /// promptd patch: the largest allocation `ensure` lets through.
     pub fn max_alloc(&self) -> u64 {
         self.max_alloc

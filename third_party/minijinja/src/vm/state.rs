@@ -825,23 +825,24 @@ impl State<'_, '_> {
         #[cfg(feature = "fuel")]
         {
             if let Some(ref tracker) = self.fuel_tracker {
-                if tracker.max_alloc() != u64::MAX && _value.as_object().is_some() {
-                    return crate::vm::fuel::ensure_text_len(_value, _pretty, tracker.max_alloc(), _what);
+                if _value.as_object().is_some() {
+                    return crate::vm::fuel::ensure_text_len(_value, _pretty, tracker, _what);
                 }
             }
         }
         Ok(())
     }
 
-    /// promptd patch: the allocation limit, if any.
+    /// promptd patch: the longest serialized text an operation may produce:
+    /// the allocation limit, and what the remaining fuel pays for.
     #[inline(always)]
-    pub(crate) fn max_alloc(&self) -> Option<u64> {
+    pub(crate) fn text_budget(&self) -> Option<(u64, u64)> {
         #[cfg(feature = "fuel")]
         {
             if let Some(ref tracker) = self.fuel_tracker {
-                if tracker.max_alloc() != u64::MAX {
-                    return Some(tracker.max_alloc());
-                }
+                let fuel_max =
+                    tracker.remaining_units() / crate::vm::fuel::SERIALIZED_BYTE_COST;
+                return Some((tracker.max_alloc(), fuel_max));
             }
         }
         None
