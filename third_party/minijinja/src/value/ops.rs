@@ -889,8 +889,13 @@ pub(crate) fn binop_alloc_estimate(op: &str, lhs: &Value, rhs: &Value) -> u64 {
                 (repeated.len().unwrap_or(0) as u64)
                     .saturating_mul(n)
                     .saturating_mul(SLOT_COST)
+            } else if matches!(repeated.kind(), ValueKind::Seq | ValueKind::Iterable) {
+                // promptd patch: repeating lists is lazy, but everything that
+                // walks the result pays for its logical size, so bound that.
+                (repeated.len().unwrap_or(0) as u64)
+                    .saturating_mul(n)
+                    .saturating_mul(SLOT_COST)
             } else {
-                // repeating lists is lazy
                 0
             }
         }
@@ -901,6 +906,17 @@ pub(crate) fn binop_alloc_estimate(op: &str, lhs: &Value, rhs: &Value) -> u64 {
             _ if lhs.is_tuple() && rhs.is_tuple() => (lhs.len().unwrap_or(0) as u64)
                 .saturating_add(rhs.len().unwrap_or(0) as u64)
                 .saturating_mul(SLOT_COST),
+            // promptd patch: list concatenation is lazy up to a depth and then
+            // materialized; either way the logical size is what later walks
+            // pay for, so bound it.
+            _ if op == "add"
+                && matches!(lhs.kind(), ValueKind::Seq | ValueKind::Iterable)
+                && matches!(rhs.kind(), ValueKind::Seq | ValueKind::Iterable) =>
+            {
+                (lhs.len().unwrap_or(0) as u64)
+                    .saturating_add(rhs.len().unwrap_or(0) as u64)
+                    .saturating_mul(SLOT_COST)
+            }
             _ => 0,
         },
         _ => 0,
