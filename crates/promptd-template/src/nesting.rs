@@ -97,11 +97,11 @@ impl<'a> Tag<'a> {
     /// Feeds one token; the open-bracket depth so far (a lower bound of the final cost).
     fn push(&mut self, token: &Token<'a>) -> usize {
         self.tokens += 1;
-        if self.tokens == 1 {
-            if let Token::Ident(name) = token {
-                self.first_ident = Some(name);
-                return self.stack.len();
-            }
+        if self.tokens == 1
+            && let Token::Ident(name) = token
+        {
+            self.first_ident = Some(name);
+            return self.stack.len();
         }
         let top = self.stack.len() - 1;
         match token {
@@ -109,12 +109,10 @@ impl<'a> Tag<'a> {
                 self.stack[top].groups += 1;
                 self.stack.push(Group::default());
             }
-            Token::BracketClose | Token::ParenClose | Token::BraceClose => {
-                if self.stack.len() > 1 {
-                    let closed = self.stack.pop().map_or(1, |g| g.cost());
-                    let parent = self.stack.len() - 1;
-                    self.stack[parent].child = self.stack[parent].child.max(closed);
-                }
+            Token::BracketClose | Token::ParenClose | Token::BraceClose if self.stack.len() > 1 => {
+                let closed = self.stack.pop().map_or(1, |g| g.cost());
+                let parent = self.stack.len() - 1;
+                self.stack[parent].child = self.stack[parent].child.max(closed);
             }
             Token::Comma => self.stack[top].end_element(),
             Token::Assign => {

@@ -39,9 +39,6 @@ impl Rng {
     fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
         items[self.below(items.len())]
     }
-    fn chance(&mut self, percent: usize) -> bool {
-        self.below(100) < percent
-    }
 }
 
 const FILTERS: &[&str] = &[
@@ -406,6 +403,8 @@ fn start_server() -> Server {
             };
         }
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("promptd did not become ready");
 }
 
