@@ -161,3 +161,28 @@ async fn a_stored_row_over_todays_bounds_fails_cleanly_on_info_and_render() {
     );
     assert_alive(&app).await;
 }
+
+#[tokio::test]
+async fn the_template_max_bytes_setting_sets_the_allocation_limit() {
+    let app = TestApp::start_with(Opts {
+        config_yaml: Some("promptd_settings:\n  template_max_bytes: 1000\n".into()),
+        ..Opts::default()
+    })
+    .await;
+    app.create("budget", "User: {{ 'x' * n }}", None).await;
+    let render = |n: u64| {
+        app.post(
+            "/prompts/budget/render",
+            MASTER,
+            json!({"prompt_variables": {"n": n}}),
+        )
+    };
+    let (s, out) = render(1000).await;
+    assert_eq!(s, 200, "{out}");
+    let (s, out) = render(1001).await;
+    assert_eq!(s, 400, "{out}");
+    assert!(
+        detail(&out).contains("template_max_bytes (1000) exceeded"),
+        "{out}"
+    );
+}
