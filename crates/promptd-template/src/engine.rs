@@ -32,9 +32,11 @@ thread_local! {
     static PRINTED: Cell<usize> = const { Cell::new(0) };
 }
 
-/// Resets the printed-bytes counter; called before each render.
-pub(crate) fn start_render() {
+/// Resets the printed-bytes counter and the patched minijinja's walk budget (how many
+/// containers comparisons and hashing may visit: one per fuel); called before each render.
+pub(crate) fn start_render(fuel: u64) {
     PRINTED.with(|p| p.set(0));
+    minijinja::machinery::set_walk_budget(fuel);
 }
 
 /// A fresh environment holding the one compiled template; the parse (syntax) error if any.

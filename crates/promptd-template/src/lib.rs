@@ -369,7 +369,7 @@ impl Prompt {
                 .get_template(engine::TEMPLATE)
                 .map_err(|e| engine::classify(&e, inner.body_line, &inner.limits))?;
             let ctx = engine::context(vars);
-            engine::start_render();
+            engine::start_render(inner.limits.fuel);
             tmpl.render_with_spans(ctx)
                 .map_err(|e| engine::classify(&e, inner.body_line, &inner.limits))
         })?;

@@ -302,7 +302,22 @@ fn growth(r: &mut Rng) -> String {
             "length", "tojson", "string", "pprint", "list", "join", "e", "upper", "sort"
         ])
     );
-    match r.below(7) {
+    match r.below(8) {
+        7 => format!(
+            "{{% set v = [1] %}}{{% set w = [1] %}}{}{{{{ {} }}}}",
+            "{% set v = [v, v] %}{% set w = [w, w] %}".repeat(n.min(64)),
+            r.pick(&[
+                "v == w",
+                "v != w",
+                "v < w",
+                "v in [w]",
+                "[v, w]|unique|length",
+                "[v, w]|sort|length",
+                "[v, w]|max|length",
+                "{v: 1}|length",
+                "[v, w]|groupby(0)|length",
+            ])
+        ),
         0 => format!(
             "{{% set v = 'xy' %}}{}{finish}",
             "{% set v = v ~ v %}".repeat(n.min(64))

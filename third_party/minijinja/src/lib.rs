@@ -266,6 +266,8 @@ pub mod machinery {
     pub use crate::compiler::lexer::{tokenize, Tokenizer};
     pub use crate::compiler::parser::{parse, parse_expr};
     pub use crate::compiler::tokens::{Span, Token};
+    // promptd patch: the per-thread walk budget of comparisons and hashing.
+    pub use crate::utils::set_walk_budget;
     pub use crate::template::{CompiledTemplate, TemplateConfig};
 
     use crate::Output;

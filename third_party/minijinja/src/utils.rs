@@ -758,3 +758,39 @@ pub(crate) fn alloc_limit_error(what: &str, max: u64) -> crate::error::Error {
         format!("allocation limit exceeded: {what} (the limit is {max} bytes)"),
     )
 }
+
+thread_local! {
+    /// promptd patch: how many containers comparisons and hashing may still
+    /// visit on this thread (`u64::MAX`: no bound).
+    static WALK_BUDGET: std::cell::Cell<u64> = const { std::cell::Cell::new(u64::MAX) };
+}
+
+/// promptd patch: sets how many containers comparing and hashing values may
+/// visit on this thread, until the next call.  Values built from shared parts
+/// (`{% set x = [x, x] %}` repeated) are exponentially large when walked; once
+/// the budget is spent, comparisons answer "not equal"/"equal" without looking
+/// and the render fails with `OutOfFuel` at its next instruction.
+pub fn set_walk_budget(visits: u64) {
+    WALK_BUDGET.with(|b| b.set(visits));
+}
+
+/// promptd patch: takes one step of the walk budget; false once it is spent.
+#[inline]
+pub(crate) fn walk_step() -> bool {
+    WALK_BUDGET.with(|b| {
+        let left = b.get();
+        if left == 0 {
+            false
+        } else {
+            b.set(left - 1);
+            true
+        }
+    })
+}
+
+/// promptd patch: true once the walk budget is spent.
+#[cfg_attr(not(feature = "fuel"), allow(dead_code))]
+#[inline]
+pub(crate) fn walk_spent() -> bool {
+    WALK_BUDGET.with(|b| b.get() == 0)
+}

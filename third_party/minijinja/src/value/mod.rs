@@ -685,6 +685,10 @@ impl Hash for Value {
             ValueRepr::Invalid(ref e) => (e.kind(), e.detail()).hash(state),
             ValueRepr::Bytes(ref b) => b.hash(state),
             ValueRepr::Object(ref d) => {
+                // promptd patch: bounded walk (see `utils::walk_step`).
+                if !crate::utils::walk_step() {
+                    return;
+                }
                 self.is_tuple().hash(state);
                 d.hash(state);
             }
@@ -723,6 +727,10 @@ impl PartialEq for Value {
                 Some(ops::CoerceResult::Str(a, b)) => a == b,
                 None => {
                     if let (Some(a), Some(b)) = (self.as_object(), other.as_object()) {
+                        // promptd patch: bounded walk (see `utils::walk_step`).
+                        if !crate::utils::walk_step() {
+                            return false;
+                        }
                         if self.is_tuple() != other.is_tuple() {
                             return false;
                         }
@@ -925,6 +933,10 @@ impl Ord for Value {
                         return cmp_uncoercible_numbers(self, other);
                     }
 
+                    // promptd patch: bounded walk (see `utils::walk_step`).
+                    if !crate::utils::walk_step() {
+                        return Ordering::Equal;
+                    }
                     let a = self.as_object().unwrap();
                     let b = other.as_object().unwrap();
 

@@ -178,6 +178,11 @@ impl FuelTracker {
     /// Tracks an instruction.  If it runs out of fuel an error is returned.
     #[inline]
     pub fn track(&self, instr: &Instruction) -> Result<(), Error> {
+        // promptd patch: a comparison or hash that spent the walk budget.
+        if crate::utils::walk_spent() {
+            self.remaining.set(0);
+            return Err(Error::from(ErrorKind::OutOfFuel));
+        }
         if consumes_fuel(instr) {
             self.consume(INSTRUCTION_COST)
         } else {
