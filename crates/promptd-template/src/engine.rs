@@ -32,9 +32,12 @@ thread_local! {
     static PRINTED: Cell<usize> = const { Cell::new(0) };
 }
 
-/// Resets the printed-bytes counter; called before each render.
-pub(crate) fn start_render() {
+/// Resets the printed-bytes counter and the patched minijinja's walk budget (how many
+/// containers comparisons and hashing may visit: one per 4 fuel, as a visit costs about what
+/// 4 instructions do); called before each render.
+pub(crate) fn start_render(fuel: u64) {
     PRINTED.with(|p| p.set(0));
+    minijinja::machinery::set_walk_budget(fuel / 4);
 }
 
 /// A fresh environment holding the one compiled template; the parse (syntax) error if any.
@@ -45,8 +48,21 @@ pub(crate) fn build(body: String, opts: &EngineOptions) -> Result<Environment<'s
     // is paid only when an undefined value is created or an error is raised.
     env.set_debug(true);
     env.set_fuel(Some(opts.limits.fuel));
+    // The patched minijinja (third_party/minijinja) checks this wherever it checks fuel before
+    // allocating; it needs fuel to be set, which it always is here.
+    let max_bytes = opts.limits.max_bytes;
+    env.set_max_alloc_bytes(Some(u64::try_from(max_bytes).unwrap_or(u64::MAX)));
     env.set_recursion_limit(opts.limits.recursion);
-    env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+    env.set_unknown_method_callback(move |state, value, method, args| {
+        check_method_size(
+            value,
+            method,
+            args,
+            text_budget(state, max_bytes),
+            max_bytes,
+        )?;
+        minijinja_contrib::pycompat::unknown_method_callback(state, value, method, args)
+    });
     // `namespace()` is the one mutable value: `{% set ns.me = ns %}` makes a value that holds
     // itself, and printing, comparing or serializing it recurses until the stack overflows,
     // taking the whole process down. Without it every value is immutable, hence acyclic.
@@ -62,13 +78,193 @@ pub(crate) fn build(body: String, opts: &EngineOptions) -> Result<Environment<'s
         AutoEscape::None
     };
     env.set_auto_escape_callback(move |_| mode.clone());
-    env.add_filter("escape", escape_filter);
-    env.add_filter("e", escape_filter);
-    env.add_filter("forceescape", forceescape_filter);
+    env.add_filter("escape", move |state: &State, v: &Value| {
+        escape_filter(v, text_budget(state, max_bytes), max_bytes)
+    });
+    env.add_filter("e", move |state: &State, v: &Value| {
+        escape_filter(v, text_budget(state, max_bytes), max_bytes)
+    });
+    env.add_filter("forceescape", move |state: &State, v: &Value| {
+        forceescape_filter(v, text_budget(state, max_bytes), max_bytes)
+    });
+    // minijinja's pprint is Rust's `{:#?}`, whose cost grows with the square of the nesting;
+    // Jinja2's pprint of a prompt-sized value is its Python repr, which this prints, bounded.
+    env.add_filter("pprint", move |state: &State, v: &Value| {
+        let mut text = String::new();
+        let budget = text_budget(state, max_bytes);
+        if !write_repr(&mut text, v, budget, 0) {
+            return Err(budget_error("pprint", budget, max_bytes));
+        }
+        state.consume_fuel(u64::try_from(text.len() / 64).unwrap_or(u64::MAX))?;
+        Ok(text)
+    });
     let cap = opts.limits.max_output_bytes;
     env.set_formatter(move |out, state, value| format_value(out, state, value, cap));
     env.add_template_owned(TEMPLATE, body)?;
     Ok(env)
+}
+
+/// Prefix of the patched minijinja's allocation-limit errors (and of this module's own).
+const ALLOC_LIMIT: &str = "allocation limit exceeded: ";
+
+/// The longest text an operation may build: `max` bytes, or what the remaining fuel pays for
+/// as serialized text (16 units a byte, 64 units a fuel) if that is less, so that walking a
+/// value to print it is bounded by fuel as well.
+fn text_budget(state: &State, max: usize) -> usize {
+    state.fuel_levels().map_or(max, |(_, remaining)| {
+        max.min(usize::try_from(remaining.saturating_mul(4)).unwrap_or(usize::MAX))
+    })
+}
+
+/// The error for a text past `budget`: out of fuel when fuel set the budget, else the size
+/// limit.
+fn budget_error(what: &str, budget: usize, max: usize) -> Error {
+    if budget < max {
+        Error::from(ErrorKind::OutOfFuel)
+    } else {
+        alloc_error(format!("{what} would produce a longer text"), max)
+    }
+}
+
+fn alloc_error(what: String, max: usize) -> Error {
+    Error::new(
+        ErrorKind::InvalidOperation,
+        format!("{ALLOC_LIMIT}{what} (the limit is {max} bytes)"),
+    )
+}
+
+/// The Python methods whose result size an argument sets, checked before pycompat runs them:
+/// `str.format` (field widths and precisions, and each field's argument), `str.replace`
+/// (`new` once per match) and `str.join` (the items and the separator).
+fn check_method_size(
+    value: &Value,
+    method: &str,
+    args: &[Value],
+    budget: usize,
+    max: usize,
+) -> Result<(), Error> {
+    let Some(s) = value.as_str() else {
+        return Ok(());
+    };
+    let estimate = match method {
+        "format" => {
+            // A kwargs argument is a map; its values are the named fields' arguments.
+            let mut longest = 0usize;
+            for arg in args {
+                let items: Vec<Value> = if arg.kind() == ValueKind::Map {
+                    arg.try_iter()
+                        .map(|keys| keys.filter_map(|k| arg.get_item(&k).ok()).collect())
+                        .unwrap_or_default()
+                } else {
+                    vec![arg.clone()]
+                };
+                for item in items {
+                    longest = longest.max(text_len(&item, budget));
+                }
+            }
+            let (fields, widths) = format_fields(s);
+            s.len()
+                .saturating_add(widths)
+                .saturating_add(fields.saturating_mul(longest))
+        }
+        "replace" => {
+            let (Some(old), Some(new)) = (
+                args.first().and_then(Value::as_str),
+                args.get(1).and_then(Value::as_str),
+            ) else {
+                return Ok(());
+            };
+            if new.len() <= old.len() {
+                return Ok(());
+            }
+            let matches = if old.is_empty() {
+                s.chars().count() + 1
+            } else {
+                s.matches(old).count()
+            };
+            s.len()
+                .saturating_add(matches.saturating_mul(new.len() - old.len()))
+        }
+        "join" => {
+            let Some(items) = args.first() else {
+                return Ok(());
+            };
+            let mut total = 0usize;
+            if let Ok(iter) = items.try_iter() {
+                for item in iter {
+                    total = total
+                        .saturating_add(s.len())
+                        .saturating_add(text_len(&item, budget));
+                    if total > budget {
+                        break;
+                    }
+                }
+            }
+            total
+        }
+        _ => return Ok(()),
+    };
+    if estimate > max {
+        return Err(alloc_error(
+            format!("str.{method} would produce about {estimate} bytes"),
+            max,
+        ));
+    }
+    if estimate > budget {
+        return Err(Error::from(ErrorKind::OutOfFuel));
+    }
+    Ok(())
+}
+
+/// Length of `str(value)`, counted up to just past `max`.
+fn text_len(value: &Value, max: usize) -> usize {
+    if let Some(s) = value.as_str() {
+        return s.len();
+    }
+    let mut text = String::new();
+    if write_str_form(&mut text, value, max) {
+        text.len()
+    } else {
+        max.saturating_add(1)
+    }
+}
+
+/// The number of replacement fields of a `str.format` string and the sum of every number
+/// written in their format specs (widths, precisions: an upper bound of the padding).
+fn format_fields(s: &str) -> (usize, usize) {
+    let (mut fields, mut widths) = (0usize, 0usize);
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '{' {
+            continue;
+        }
+        if chars.peek() == Some(&'{') {
+            chars.next();
+            continue;
+        }
+        fields += 1;
+        let mut in_spec = false;
+        let mut number = 0usize;
+        for c in chars.by_ref() {
+            if c == '}' {
+                break;
+            }
+            if c == ':' {
+                in_spec = true;
+            }
+            match c.to_digit(10) {
+                Some(d) if in_spec => {
+                    number = number.saturating_mul(10).saturating_add(d as usize);
+                }
+                _ => {
+                    widths = widths.saturating_add(number);
+                    number = 0;
+                }
+            }
+        }
+        widths = widths.saturating_add(number);
+    }
+    (fields, widths)
 }
 
 fn output_limit_error() -> Error {
@@ -219,18 +415,28 @@ impl Object for JsonMap {
 }
 
 /// Jinja2's `|e`: markupsafe escaping, result marked safe.
-fn escape_filter(value: &Value) -> Value {
+fn escape_filter(value: &Value, budget: usize, max: usize) -> Result<Value, Error> {
     if value.is_safe() {
-        return value.clone();
+        return Ok(value.clone());
     }
-    forceescape_filter(value)
+    forceescape_filter(value, budget, max)
 }
 
-fn forceescape_filter(value: &Value) -> Value {
+fn forceescape_filter(value: &Value, budget: usize, max: usize) -> Result<Value, Error> {
     let mut text = String::new();
-    // A filter's input is already bounded by fuel; cap the printed form generously anyway.
-    write_str_form(&mut text, value, usize::MAX >> 1);
-    Value::from_safe_string(markupsafe(&text))
+    if !write_str_form(&mut text, value, budget) {
+        return Err(budget_error("escape", budget, max));
+    }
+    // Each escaped character grows by at most 4 bytes (`'` → `&#39;`).
+    let specials = text.bytes().filter(|b| b"&<>'\"".contains(b)).count();
+    let size = text.len().saturating_add(specials.saturating_mul(4));
+    if size > max {
+        return Err(alloc_error(
+            format!("escape would produce {size} bytes"),
+            max,
+        ));
+    }
+    Ok(Value::from_safe_string(markupsafe(&text)))
 }
 
 /// markupsafe's escaping, which LiteLLM's autoescape applies: `&<>'"` only.
@@ -450,6 +656,16 @@ pub(crate) fn classify(e: &Error, body_line: usize, limits: &Limits) -> Template
         }
         if err.detail() == Some(OUTPUT_LIMIT) {
             return output_limit(limits.max_output_bytes);
+        }
+        if let Some(what) = err.detail().and_then(|d| d.strip_prefix(ALLOC_LIMIT)) {
+            return TemplateError::LimitExceeded {
+                limit: "template_max_bytes",
+                message: format!(
+                    "template_max_bytes ({}) exceeded: {what}; make the widths, counts and values \
+                     smaller, or raise the limit (promptd setting template_max_bytes)",
+                    limits.max_bytes
+                ),
+            };
         }
         if err.detail() == Some("recursion limit exceeded") {
             return TemplateError::LimitExceeded {

@@ -12,6 +12,7 @@
 pub mod definition;
 mod engine;
 mod frontmatter;
+mod nesting;
 mod roles;
 mod schema;
 
@@ -23,6 +24,7 @@ use serde_json::{Map, Value};
 
 pub use definition::{Definition, DefinitionError, SUPPORTED_INTEGRATIONS, TemplateSource};
 pub use frontmatter::split_frontmatter;
+pub use nesting::{MAX_NESTING, MAX_VALUE_DEPTH};
 pub use schema::{FieldType, SchemaField};
 
 /// Bounds on one render. Exceeding one is [`TemplateError::LimitExceeded`], never a hang.
@@ -40,6 +42,11 @@ pub struct Limits {
     /// Deepest nesting of loops, blocks and macro calls at run time (a macro call counts about
     /// 10). Default 100; minijinja caps it at 500.
     pub recursion: usize,
+    /// Largest allocation one template operation may ask for, in bytes: checked *before* the
+    /// work, from the arguments and the size the result will have (`~`, `+`, `*`, `format`
+    /// and `str.format` widths, `indent`, `join`, `replace`, `batch`, `slice`, `tojson`,
+    /// `pprint`, `string`, `escape`, ...). Default 16 MiB.
+    pub max_bytes: usize,
 }
 
 impl Default for Limits {
@@ -48,6 +55,7 @@ impl Default for Limits {
             fuel: 200_000,
             max_output_bytes: 1024 * 1024,
             recursion: 100,
+            max_bytes: 16 * 1024 * 1024,
         }
     }
 }
@@ -194,6 +202,8 @@ struct Inner {
     /// Line number (1-based) of the body's first line in the whole file.
     body_line: usize,
     limits: Limits,
+    /// Stack a render needs (see `nesting`): it runs on a fresh segment when less is left.
+    render_stack: usize,
 }
 
 /// A parsed and compiled `.prompt`. Cheap to clone, safe to share between threads.
@@ -207,6 +217,36 @@ impl std::fmt::Debug for Prompt {
             .field("content", &self.0.content)
             .finish_non_exhaustive()
     }
+}
+
+/// Unoptimised builds use several times more stack per frame (measured: up to 8x).
+const BUILD_FACTOR: usize = if cfg!(debug_assertions) { 8 } else { 1 };
+
+/// Stack that parsing and compiling need at most. Measured on release builds (and backed by
+/// `tests/it/bounds.rs`): the deepest tags [`MAX_NESTING`] admits, and minijinja's own
+/// bracket guard (150), parse, compile and render within 256 KiB; this is 4x that.
+const PARSE_STACK: usize = 1024 * 1024 * BUILD_FACTOR;
+
+/// Stack a render needs besides the recursion limit and the values' depth: expressions of
+/// [`MAX_NESTING`] levels (256 KiB measured, as above), with a 4x margin.
+const RENDER_BASE_STACK: usize = 1024 * 1024 * BUILD_FACTOR;
+/// Per unit of the recursion limit (macro calls, nested loops): 500 units of macro recursion
+/// measured under 512 KiB, about 1 KiB each; 4x that.
+const STACK_PER_RECURSION: usize = 4 * 1024 * BUILD_FACTOR;
+/// Per level of value nesting, for dropping, printing, comparing and serializing, which
+/// recurse: measured at most 420 bytes; 1 KiB (tests/it/bounds.rs checks half of it).
+const STACK_PER_VALUE_LEVEL: usize = 1024 * BUILD_FACTOR;
+
+fn render_stack(value_depth: usize, recursion: usize) -> usize {
+    RENDER_BASE_STACK
+        .saturating_add(recursion.saturating_mul(STACK_PER_RECURSION))
+        .saturating_add(value_depth.saturating_mul(STACK_PER_VALUE_LEVEL))
+}
+
+/// Runs `f` where at least `needed` bytes of stack are left: on the current stack when it
+/// has them (one comparison), else on a fresh segment of that size.
+fn on_enough_stack<R>(needed: usize, f: impl FnOnce() -> R) -> R {
+    stacker::maybe_grow(needed, needed, f)
 }
 
 /// Keys that describe the prompt itself; every other frontmatter key goes to the model.
@@ -249,20 +289,29 @@ impl Prompt {
         let body = split.body;
         let body_line = split.body_line;
         let content = body.trim().to_owned();
-        let env = engine::build(body.clone(), opts).map_err(|e| {
-            let (line, column) = match (e.line(), e.range()) {
-                (Some(l), Some(r)) => (l + body_line - 1, column_of(&body, r.start)),
-                (Some(l), None) => (l + body_line - 1, 1),
-                _ => (body_line, 1),
-            };
+        let shape = nesting::check(&body, opts.limits.recursion).map_err(|e| {
+            let offset = e.offset.min(body.len());
             TemplateError::Syntax {
-                line,
-                column,
-                message: e
-                    .detail()
-                    .map_or_else(|| e.kind().to_string(), str::to_owned),
+                line: body[..offset].matches('\n').count() + body_line,
+                column: column_of(&body, offset),
+                message: e.message,
             }
         })?;
+        let env =
+            on_enough_stack(PARSE_STACK, || engine::build(body.clone(), opts)).map_err(|e| {
+                let (line, column) = match (e.line(), e.range()) {
+                    (Some(l), Some(r)) => (l + body_line - 1, column_of(&body, r.start)),
+                    (Some(l), None) => (l + body_line - 1, 1),
+                    _ => (body_line, 1),
+                };
+                TemplateError::Syntax {
+                    line,
+                    column,
+                    message: e
+                        .detail()
+                        .map_or_else(|| e.kind().to_string(), str::to_owned),
+                }
+            })?;
         Ok(Prompt(Arc::new(Inner {
             env,
             content,
@@ -272,6 +321,7 @@ impl Prompt {
             schema,
             body_line,
             limits: opts.limits.clone(),
+            render_stack: render_stack(shape.value_depth, opts.limits.recursion),
         })))
     }
 
@@ -314,15 +364,17 @@ impl Prompt {
         vars: &Map<String, Value>,
     ) -> Result<Vec<Message>, TemplateError> {
         let inner = &self.0;
-        let tmpl = inner
-            .env
-            .get_template(engine::TEMPLATE)
-            .map_err(|e| engine::classify(&e, inner.body_line, &inner.limits))?;
-        let ctx = engine::context(vars);
-        engine::start_render();
-        let (text, spans) = tmpl
-            .render_with_spans(ctx)
-            .map_err(|e| engine::classify(&e, inner.body_line, &inner.limits))?;
+        // Values and errors (which may hold values) are dropped inside, on the sized stack.
+        let (text, spans) = on_enough_stack(inner.render_stack, || {
+            let tmpl = inner
+                .env
+                .get_template(engine::TEMPLATE)
+                .map_err(|e| engine::classify(&e, inner.body_line, &inner.limits))?;
+            let ctx = engine::context(vars);
+            engine::start_render(inner.limits.fuel);
+            tmpl.render_with_spans(ctx)
+                .map_err(|e| engine::classify(&e, inner.body_line, &inner.limits))
+        })?;
         // The formatter stops oversized `{{ … }}` output early; template text repeated by
         // loops is bounded by fuel and checked here.
         if text.len() > inner.limits.max_output_bytes {

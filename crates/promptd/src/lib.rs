@@ -232,6 +232,10 @@ impl ServeConfig {
             settings.max_connections =
                 usize::try_from(n).context("max_connections is too large")?;
         }
+        if let Some(n) = setting_u64(&file, "template_max_bytes")? {
+            settings.engine.limits.max_bytes =
+                usize::try_from(n).context("template_max_bytes is too large")?;
+        }
         let mut store = StoreOptions::default();
         if let Some(n) = setting_u64(&file, "database_max_connections")? {
             store.max_connections = u32::try_from(n)

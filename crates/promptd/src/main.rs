@@ -16,8 +16,12 @@ fn main() -> std::process::ExitCode {
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .init();
+    // 8 MiB worker stacks (virtual memory; only touched pages count): a template render then
+    // runs on the worker's own stack instead of switching to a fresh one (measured 4 µs vs
+    // 40 µs for a typical render of a large template; see promptd-template's stack bounds).
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .thread_stack_size(8 * 1024 * 1024)
         .build()
     {
         Ok(rt) => rt,

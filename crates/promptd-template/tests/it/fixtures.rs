@@ -43,6 +43,10 @@ fn options(expected: &Value) -> EngineOptions {
                     .get("recursion")
                     .and_then(Value::as_u64)
                     .map_or(d.recursion, |n| n as usize),
+                max_bytes: l
+                    .get("max_bytes")
+                    .and_then(Value::as_u64)
+                    .map_or(d.max_bytes, |n| n as usize),
             };
         }
     }

@@ -1,6 +1,7 @@
 //! The engine's integration tests, one binary: data-driven fixtures, focused cases per
 //! feature, and property tests.
 
+mod bounds;
 mod fixtures;
 mod frontmatter;
 mod json_forms;

@@ -12,6 +12,7 @@ fn opts(escape_html: bool) -> EngineOptions {
             fuel: 20_000,
             max_output_bytes: 64 * 1024,
             recursion: 50,
+            max_bytes: 1024 * 1024,
         },
         escape_html,
     }

@@ -23,3 +23,4 @@ mod redaction;
 mod render;
 mod repository_rules;
 mod run;
+mod template_limits;
