@@ -74,3 +74,47 @@ impl<T: DeserializeOwned + Send> FromRequestParts<AppState> for QueryParams<T> {
             })
     }
 }
+
+/// A positive 32-bit integer read as pydantic reads an `int` field: an integer or a float
+/// without a fractional part (`2.0`), and with `digits` also a string of ASCII digits (`"2"`).
+pub fn positive_u32(v: &Value, digits: bool) -> Option<u32> {
+    let n = match v {
+        Value::Number(n) => n.as_u64().or_else(|| {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && *f >= 1.0 && *f <= f64::from(u32::MAX))
+                .map(|f| f as u64)
+        }),
+        Value::String(s) if digits && !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
+            s.parse().ok()
+        }
+        _ => None,
+    }?;
+    u32::try_from(n).ok().filter(|n| *n >= 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn positive_u32_takes_integers_whole_floats_and_digit_strings_only() {
+        assert_eq!(positive_u32(&json!(3), false), Some(3));
+        assert_eq!(positive_u32(&json!(3.0), false), Some(3));
+        assert_eq!(positive_u32(&json!(4294967295u64), false), Some(u32::MAX));
+        assert_eq!(positive_u32(&json!("3"), true), Some(3));
+        for bad in [
+            json!(0),
+            json!(-1),
+            json!(2.5),
+            json!(4294967296u64),
+            json!(1e300),
+            json!(true),
+        ] {
+            assert_eq!(positive_u32(&bad, true), None, "{bad}");
+        }
+        assert_eq!(positive_u32(&json!("3"), false), None);
+        assert_eq!(positive_u32(&json!("+3"), true), None);
+        assert_eq!(positive_u32(&json!(""), true), None);
+    }
+}

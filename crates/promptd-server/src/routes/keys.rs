@@ -246,14 +246,33 @@ pub async fn list(
             "Only proxy admins and admin viewers can list keys.",
         ));
     }
-    let page = q.page.unwrap_or(1).max(1);
-    let size = q.size.unwrap_or(10).clamp(1, 100);
+    // LiteLLM's bounds (`page >= 1`, `1 <= size <= 100`), refused rather than clamped.
+    let page = q.page.unwrap_or(1);
+    let size = q.size.unwrap_or(10);
+    let mut errors = Vec::new();
+    if page == 0 {
+        errors.push(FieldError::new(
+            "greater_than_equal",
+            &["query", "page"],
+            "Input should be greater than or equal to 1",
+        ));
+    }
+    if !(1..=100).contains(&size) {
+        errors.push(FieldError::new(
+            "value_error",
+            &["query", "size"],
+            "Input should be between 1 and 100",
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
     let mut all: Vec<KeyRecord> = state.keys.read().values().cloned().collect();
     all.sort_by(|a, b| (a.created_at, &a.token).cmp(&(b.created_at, &b.token)));
     let total = all.len();
     let keys: Vec<Value> = all
         .iter()
-        .skip((page - 1) * size)
+        .skip((page - 1).saturating_mul(size))
         .take(size)
         .map(|k| {
             if q.return_full_object.unwrap_or(false) {

@@ -667,11 +667,7 @@ pub async fn render(
     };
     match obj.get("version") {
         None | Some(Value::Null) => {}
-        Some(v) => match v
-            .as_u64()
-            .and_then(|n| u32::try_from(n).ok())
-            .filter(|n| *n >= 1)
-        {
+        Some(v) => match crate::extract::positive_u32(v, false) {
             Some(n) => {
                 if r.version.is_some_and(|rv| rv != n) {
                     return Err(ApiError::bad_request(format!(

@@ -179,6 +179,38 @@ pub async fn test_prompt(
     call_model(&state, data).await
 }
 
+/// The OpenAI fields promptd itself reads: `model` (a string), `messages` (a list of message
+/// objects) and `stream` (a boolean); null counts as absent. The rest is the model's to check.
+fn check_openai_fields(body: &Map<String, Value>) -> ApiResult<()> {
+    let mut errors = Vec::new();
+    let mut refuse = |field: &str, kind: &'static str, msg: &str, v: &Value| {
+        errors.push(FieldError::new(kind, &["body", field], msg).with_input(v));
+    };
+    match body.get("model") {
+        None | Some(Value::Null | Value::String(_)) => {}
+        Some(v) => refuse("model", "string_type", "Input should be a valid string", v),
+    }
+    match body.get("messages") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(a)) if a.iter().all(Value::is_object) => {}
+        Some(v) => refuse(
+            "messages",
+            "list_type",
+            "Input should be a valid list of message objects ({\"role\": ..., \"content\": ...})",
+            v,
+        ),
+    }
+    match body.get("stream") {
+        None | Some(Value::Null | Value::Bool(_)) => {}
+        Some(v) => refuse("stream", "bool_type", "Input should be a valid boolean", v),
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Validation(errors))
+    }
+}
+
 fn flag(params: &Map<String, Value>, name: &str) -> bool {
     params.get(name).and_then(Value::as_bool).unwrap_or(false)
 }
@@ -190,6 +222,7 @@ pub async fn chat_completions(
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
     let mut body = object(body)?;
+    check_openai_fields(&body)?;
     let Some(raw_id) = body.get("prompt_id").filter(|v| !v.is_null()).cloned() else {
         for k in PROMPT_KEYS {
             body.remove(k);
@@ -216,21 +249,16 @@ pub async fn chat_completions(
     match body.get("prompt_version") {
         None | Some(Value::Null) => {}
         Some(v) => {
-            let n = v
-                .as_u64()
-                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-                .and_then(|n| u32::try_from(n).ok())
-                .filter(|n| *n >= 1)
-                .ok_or_else(|| {
-                    ApiError::Validation(vec![
-                        FieldError::new(
-                            "int_type",
-                            &["body", "prompt_version"],
-                            "Input should be a positive integer",
-                        )
-                        .with_input(v),
-                    ])
-                })?;
+            let n = crate::extract::positive_u32(v, true).ok_or_else(|| {
+                ApiError::Validation(vec![
+                    FieldError::new(
+                        "int_type",
+                        &["body", "prompt_version"],
+                        "Input should be a positive integer",
+                    )
+                    .with_input(v),
+                ])
+            })?;
             r.version = Some(n);
         }
     }

@@ -3,13 +3,14 @@
 
 mod common;
 
-mod architecture;
+pub mod architecture;
 mod auth;
 mod config_prompts;
 mod errors;
 mod import;
 mod keys;
 mod multi_instance;
+mod openapi;
 mod persistence;
 mod prompts_crud;
 mod prompts_read;
