@@ -5,7 +5,7 @@
 # when the server and the document disagree.
 #
 # Usage: scripts/schemathesis.sh   (needs python3, curl and cargo; ~3-5 minutes on 2 cores)
-#   SCHEMATHESIS_MAX_EXAMPLES=N   examples per operation and phase (default 40)
+#   SCHEMATHESIS_MAX_EXAMPLES=N   examples per operation and phase (default 100)
 #   PROMPTD_SCHEMATHESIS_VENV     where schemathesis is installed (default ~/.cache/...)
 # Narrow, explained exceptions live in scripts/schemathesis.toml.
 set -euo pipefail
@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 VERSION=4.32.5
 VENV=${PROMPTD_SCHEMATHESIS_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/promptd-schemathesis-venv}
-MAX_EXAMPLES=${SCHEMATHESIS_MAX_EXAMPLES:-40}
+MAX_EXAMPLES=${SCHEMATHESIS_MAX_EXAMPLES:-100}
 TMP=$(mktemp -d)
 PROMPTD_PID=
 cleanup() {

@@ -75,6 +75,29 @@ impl<T: DeserializeOwned + Send> FromRequestParts<AppState> for QueryParams<T> {
     }
 }
 
+/// The `{prompt_id}` segment of a path. One that is not UTF-8 once percent-decoded cannot name a
+/// prompt: 404 in the usual `{"detail"}` shape, instead of axum's plain-text 400.
+pub struct PromptIdPath(pub String);
+
+impl FromRequestParts<AppState> for PromptIdPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|p| PromptIdPath(p.0))
+            .map_err(|e| {
+                ApiError::not_found(format!(
+                    "Prompt not found: {}. Prompt ids use only letters, digits, '_', '-' and '.'.",
+                    e.body_text()
+                ))
+            })
+    }
+}
+
 /// A positive 32-bit integer read as pydantic reads an `int` field: an integer or a float
 /// without a fractional part (`2.0`), and with `digits` also a string of ASCII digits (`"2"`).
 pub fn positive_u32(v: &Value, digits: bool) -> Option<u32> {

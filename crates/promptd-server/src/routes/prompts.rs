@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, FieldError};
-use crate::extract::{JsonBody, QueryParams};
+use crate::extract::{JsonBody, PromptIdPath, QueryParams};
 use crate::state::{AppState, INFO_CACHE_ENTRIES, LIST_CACHE_ENTRIES, ListKey, PromptEntry};
 use crate::wire::{
     self, SUPPORTED_INTEGRATIONS, TemplateSource, environment_of, parse_litellm_params,
@@ -148,7 +148,7 @@ fn json_bytes(bytes: Bytes) -> Response {
 pub async fn info(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path(raw): Path<String>,
+    PromptIdPath(raw): PromptIdPath,
     QueryParams(q): QueryParams<EnvQuery>,
 ) -> ApiResult<Response> {
     let r = path_ref(&raw)?;
@@ -200,7 +200,7 @@ pub async fn info(
 pub async fn versions(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path(raw): Path<String>,
+    PromptIdPath(raw): PromptIdPath,
     QueryParams(q): QueryParams<EnvQuery>,
 ) -> ApiResult<Json<Value>> {
     let r = path_ref(&raw)?;
@@ -407,7 +407,7 @@ pub async fn create(
 pub async fn update(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path(raw): Path<String>,
+    PromptIdPath(raw): PromptIdPath,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<Value>> {
     require_admin(&caller, "update")?;
@@ -450,7 +450,7 @@ pub async fn update(
 pub async fn patch(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path(raw): Path<String>,
+    PromptIdPath(raw): PromptIdPath,
     QueryParams(q): QueryParams<EnvQuery>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<Value>> {
@@ -518,7 +518,7 @@ pub async fn patch(
 pub async fn delete(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path(raw): Path<String>,
+    PromptIdPath(raw): PromptIdPath,
     QueryParams(q): QueryParams<EnvQuery>,
 ) -> ApiResult<Json<Value>> {
     require_admin(&caller, "delete")?;
@@ -623,7 +623,7 @@ pub(crate) fn resolve_template(
 pub async fn render(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path(raw): Path<String>,
+    PromptIdPath(raw): PromptIdPath,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<Value>> {
     let mut r = path_ref(&raw)?;

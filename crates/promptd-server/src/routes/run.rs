@@ -223,45 +223,20 @@ pub async fn chat_completions(
 ) -> ApiResult<Response> {
     let mut body = object(body)?;
     check_openai_fields(&body)?;
-    let Some(raw_id) = body.get("prompt_id").filter(|v| !v.is_null()).cloned() else {
-        for k in PROMPT_KEYS {
-            body.remove(k);
-        }
-        if !body.get("model").is_some_and(Value::is_string) {
-            return Err(ApiError::Validation(vec![FieldError::missing(&[
-                "body", "model",
-            ])]));
-        }
-        return call_model(&state, body).await;
+    // The prompt fields are checked even without a prompt_id, so a typo is not silently ignored.
+    let version = match body.get("prompt_version") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(crate::extract::positive_u32(v, true).ok_or_else(|| {
+            ApiError::Validation(vec![
+                FieldError::new(
+                    "int_type",
+                    &["body", "prompt_version"],
+                    "Input should be a positive integer",
+                )
+                .with_input(v),
+            ])
+        })?),
     };
-    let raw_id = raw_id
-        .as_str()
-        .ok_or_else(|| {
-            ApiError::Validation(vec![FieldError::new(
-                "string_type",
-                &["body", "prompt_id"],
-                "Input should be a valid string",
-            )])
-        })?
-        .to_owned();
-    let mut r = PromptRef::parse(&raw_id)
-        .map_err(|e| ApiError::not_found(format!("Prompt {raw_id} not found ({e})")))?;
-    match body.get("prompt_version") {
-        None | Some(Value::Null) => {}
-        Some(v) => {
-            let n = crate::extract::positive_u32(v, true).ok_or_else(|| {
-                ApiError::Validation(vec![
-                    FieldError::new(
-                        "int_type",
-                        &["body", "prompt_version"],
-                        "Input should be a positive integer",
-                    )
-                    .with_input(v),
-                ])
-            })?;
-            r.version = Some(n);
-        }
-    }
     let env = match body.get("prompt_environment") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Environment::parse_opt(Some(s))
@@ -291,6 +266,32 @@ pub async fn chat_completions(
             ]));
         }
     };
+    let Some(raw_id) = body.get("prompt_id").filter(|v| !v.is_null()).cloned() else {
+        for k in PROMPT_KEYS {
+            body.remove(k);
+        }
+        if !body.get("model").is_some_and(Value::is_string) {
+            return Err(ApiError::Validation(vec![FieldError::missing(&[
+                "body", "model",
+            ])]));
+        }
+        return call_model(&state, body).await;
+    };
+    let raw_id = raw_id
+        .as_str()
+        .ok_or_else(|| {
+            ApiError::Validation(vec![FieldError::new(
+                "string_type",
+                &["body", "prompt_id"],
+                "Input should be a valid string",
+            )])
+        })?
+        .to_owned();
+    let mut r = PromptRef::parse(&raw_id)
+        .map_err(|e| ApiError::not_found(format!("Prompt {raw_id} not found ({e})")))?;
+    if version.is_some() {
+        r.version = version;
+    }
     if !caller.may_read(&r) {
         return Err(ApiError::forbidden(format!(
             "Your key may not use prompt {r}. Ask an admin for a key whose metadata.prompts lists '{}'.",

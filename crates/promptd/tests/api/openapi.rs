@@ -305,7 +305,7 @@ async fn the_docs_page_keeps_the_key_entered_in_authorize() {
 // The server enforces what the document declares (each found by schemathesis).
 
 #[tokio::test]
-async fn chat_requests_with_a_mistyped_model_messages_or_stream_are_422() {
+async fn chat_requests_with_a_mistyped_field_promptd_reads_are_422() {
     let app = TestApp::start_with(Opts {
         config_yaml: Some(
             "model_list:\n  - model_name: mock-gpt\n    litellm_params: {model: openai/x, mock_response: hi}\n".into(),
@@ -323,6 +323,15 @@ async fn chat_requests_with_a_mistyped_model_messages_or_stream_are_422() {
             "stream",
         ),
         (json!({"model": 5, "prompt_id": "greeting"}), "model"),
+        // The prompt fields are checked without a prompt_id too.
+        (
+            json!({"model": "mock-gpt", "prompt_version": {}}),
+            "prompt_version",
+        ),
+        (
+            json!({"model": "mock-gpt", "prompt_variables": []}),
+            "prompt_variables",
+        ),
     ] {
         let (status, out) = app.post("/chat/completions", MASTER, body.clone()).await;
         assert_eq!(status, 422, "{body}: {out}");
@@ -351,4 +360,25 @@ async fn a_version_sent_as_a_whole_float_is_read_as_an_integer() {
         .post("/prompts/greeting/render", MASTER, json!({"version": 1.5}))
         .await;
     assert_eq!(status, 422);
+}
+
+#[tokio::test]
+async fn a_path_id_that_is_not_utf8_is_a_json_404_like_any_unknown_id() {
+    let app = TestApp::start().await;
+    for (method, path) in [
+        (Method::GET, "/prompts/%FF/info"),
+        (Method::GET, "/prompts/%FF"),
+        (Method::GET, "/prompts/%FF/versions"),
+        (Method::DELETE, "/prompts/%FF"),
+    ] {
+        let (status, body) = send(app.req(method.clone(), path, Some(MASTER))).await;
+        assert_eq!(status, 404, "{method} {path}: {body}");
+        assert!(
+            body["detail"]
+                .as_str()
+                .unwrap()
+                .contains("Prompt ids use only"),
+            "{body}"
+        );
+    }
 }
