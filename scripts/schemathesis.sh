@@ -60,7 +60,9 @@ seed '{"prompt_id": "summary", "litellm_params": {"prompt_integration": "dotprom
   "dotprompt_content": "---\nmodel: mock-gpt\n---\nUser: Summarise {{text}}."}}'
 
 set +e
-"$VENV/bin/schemathesis" --config-file scripts/schemathesis.toml run "$BASE/openapi.json" \
+# Run from the temporary folder: schemathesis and hypothesis write state into the current one.
+cd "$TMP"
+"$VENV/bin/schemathesis" --config-file "$ROOT/scripts/schemathesis.toml" run "$BASE/openapi.json" \
   -H "Authorization: Bearer $KEY" \
   --max-examples "$MAX_EXAMPLES" \
   --seed "${SCHEMATHESIS_SEED:-1}" \
@@ -85,5 +87,6 @@ if [ "$status" -ne 0 ]; then
   echo "--- promptd log (last 30 lines)"; tail -n 30 "$TMP/promptd.log"
   [ "$failed" -eq 0 ] && failed=1
 fi
-echo "schemathesis: $((tests - failed)) passed, $failed failed"
+cases=$(grep -Eo '[0-9]+ generated' "$TMP/schemathesis.log" | tail -n1 | grep -Eo '[0-9]+' || echo 0)
+echo "schemathesis: $((tests - failed)) passed, $failed failed ($cases requests generated)"
 exit "$status"
