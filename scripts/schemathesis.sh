@@ -62,6 +62,7 @@ seed '{"prompt_id": "summary", "litellm_params": {"prompt_integration": "dotprom
 set +e
 # Run from the temporary folder: schemathesis and hypothesis write state into the current one.
 cd "$TMP"
+export SCHEMATHESIS_HOOKS="$ROOT/scripts/schemathesis_hooks.py"
 "$VENV/bin/schemathesis" --config-file "$ROOT/scripts/schemathesis.toml" run "$BASE/openapi.json" \
   -H "Authorization: Bearer $KEY" \
   --max-examples "$MAX_EXAMPLES" \

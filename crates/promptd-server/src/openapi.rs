@@ -707,7 +707,7 @@ pub fn document(models: &[String]) -> Value {
         "info": {
             "title": "promptd",
             "version": env!("CARGO_PKG_VERSION"),
-            "license": {"name": "MIT OR Apache-2.0", "identifier": "MIT OR Apache-2.0"},
+            "license": {"name": env!("CARGO_PKG_LICENSE"), "identifier": env!("CARGO_PKG_LICENSE")},
             "description": "A fast, self-hosted prompt registry speaking LiteLLM's /prompts API.\n\nEvery route except `/health/*` needs a key: press **Authorize** and paste the master key or a key from `POST /key/generate` (it is sent as `Authorization: Bearer <key>`; `x-litellm-api-key` and `api-key` headers work too).\n\nErrors are `{\"detail\": \"...\"}`, except 422 (`{\"detail\": [field errors]}`, FastAPI's shape), 401 (`{\"error\": {...}}`, LiteLLM's `auth_error`) and model failures on the run routes (OpenAI's `{\"error\": {...}}`)."
         },
         "tags": [
