@@ -4,8 +4,10 @@
 # missing auth refused, undocumented methods answered 405, use after delete... It fails (exit 1)
 # when the server and the document disagree.
 #
-# Usage: scripts/schemathesis.sh   (needs python3, curl and cargo; ~3-5 minutes on 2 cores)
-#   SCHEMATHESIS_MAX_EXAMPLES=N   examples per operation and phase (default 100)
+# Usage: scripts/schemathesis.sh   (needs python3, curl and cargo; about 3.5 minutes on 2 cores)
+#   SCHEMATHESIS_MAX_EXAMPLES=N   examples per operation in each round of a phase (default 100)
+#   SCHEMATHESIS_MAX_TIME=S       the time budget: rounds repeat until it is spent (default 180)
+#   SCHEMATHESIS_SEED=N           the seed of the generated data (default 1)
 #   PROMPTD_SCHEMATHESIS_VENV     where schemathesis is installed (default ~/.cache/...)
 # Narrow, explained exceptions live in scripts/schemathesis.toml.
 set -euo pipefail
@@ -14,6 +16,7 @@ ROOT=$(pwd)
 VERSION=4.32.5
 VENV=${PROMPTD_SCHEMATHESIS_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/promptd-schemathesis-venv}
 MAX_EXAMPLES=${SCHEMATHESIS_MAX_EXAMPLES:-100}
+MAX_TIME=${SCHEMATHESIS_MAX_TIME:-180}
 TMP=$(mktemp -d)
 PROMPTD_PID=
 cleanup() {
@@ -66,6 +69,7 @@ export SCHEMATHESIS_HOOKS="$ROOT/scripts/schemathesis_hooks.py"
 "$VENV/bin/schemathesis" --config-file "$ROOT/scripts/schemathesis.toml" run "$BASE/openapi.json" \
   -H "Authorization: Bearer $KEY" \
   --max-examples "$MAX_EXAMPLES" \
+  --max-time "$MAX_TIME" \
   --seed "${SCHEMATHESIS_SEED:-1}" \
   --workers 2 \
   --report junit --report-junit-path "$TMP/junit.xml" \
@@ -84,6 +88,8 @@ for c in cases:
 print(total, bad)
 PY
 )
+tests=${tests:-0}
+failed=${failed:-0}
 if [ "$status" -ne 0 ]; then
   echo "--- promptd log (last 30 lines)"; tail -n 30 "$TMP/promptd.log"
   [ "$failed" -eq 0 ] && failed=1
