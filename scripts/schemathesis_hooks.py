@@ -4,15 +4,21 @@ A prompt version is addressed by its path (`/prompts/greeting.v2`) *and* its `en
 query parameter, while schemathesis' `use_after_free` check compares paths only: after
 `DELETE /prompts/greeting.v2?environment=staging` it counts a successful
 `PATCH /prompts/greeting.v2?environment=development` (another version, still there) as a use
-after free. This check is the same one, minus exactly that case; scripts/schemathesis.toml turns
-the built-in off for the prompt paths only.
+after free. Likewise `GET /prompts/greeting.v2/versions` lists the versions of `greeting` (the
+suffix is ignored), so deleting one version does not make it 404. This check is the same one,
+minus exactly those cases; scripts/schemathesis.toml turns the built-in off for the prompt paths
+only.
 """
+
+import re
 
 import schemathesis
 from schemathesis.openapi.checks import UseAfterFree
 from schemathesis.specs.openapi.checks import use_after_free
 
 PROMPT_PATH = "/prompts/{prompt_id}"
+# A version suffix, as promptd reads it: a trailing `.v<digits>` or `_v<digits>`.
+VERSION_SUFFIX = re.compile(r".[._]v[0-9]+$")
 
 
 def _environment(case):
@@ -35,6 +41,11 @@ def use_after_free_per_environment(ctx, response, case):
         )
         if deleted is None:
             raise
+        # /versions lists the whole prompt: only deleting the prompt itself (no .vN) frees it.
+        if case.operation.path.endswith("/versions") and VERSION_SUFFIX.search(
+            str((deleted.path_parameters or {}).get("prompt_id", ""))
+        ):
+            return None
         deleted_in = _environment(deleted)
         # A DELETE without an environment removed the prompt (or its only version) everywhere.
         if deleted_in is None or deleted_in == _environment(case):
