@@ -28,7 +28,7 @@ pub fn app(state: AppState) -> Router {
     let body_limit = state.settings.max_body_bytes;
     let access_log = state.settings.access_log;
     let router = routes::router()
-        .merge(openapi::docs_router())
+        .merge(openapi::docs_router(&state.models.names()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))

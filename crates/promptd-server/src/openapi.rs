@@ -1,301 +1,803 @@
-//! The OpenAPI document (`/openapi.json`) and the interactive API page (`/docs`), both served
+//! The OpenAPI 3.1 document (`/openapi.json`) and the interactive API page (`/docs`), both served
 //! from the binary: Swagger UI is vendored, nothing is fetched from a CDN.
 //!
-//! The operations are declared on the documentation stubs in [`ops`], one per route in
-//! `routes/mod.rs`; a test checks that every documented operation is actually served.
-
-#![allow(dead_code)]
-
-use std::collections::HashMap;
+//! The document is written out here as JSON rather than derived from the handlers, because it
+//! has to say exactly what the server does: every status each route can answer, the three error
+//! shapes, the bounds the handlers enforce, and which routes need a key. Two checks keep it
+//! honest: a test compares its operations with [`crate::routes::ROUTES`] both ways, and
+//! `scripts/schemathesis.sh` fuzzes the running server against it with every check on.
 
 use axum::Router;
-use serde_json::Value;
-use utoipa::{OpenApi, ToSchema};
-use utoipa_swagger_ui::SwaggerUi;
+use serde_json::{Map, Value, json};
+use utoipa_swagger_ui::{Config, SwaggerUi};
 
+use crate::routes::prompts::MAX_PAGE_SIZE;
 use crate::state::AppState;
 
-/// A prompt version in LiteLLM's `PromptSpec` shape.
-#[derive(ToSchema)]
-pub struct PromptSpec {
-    /// The base id in reads; `base.vN` in the answers to writes.
-    prompt_id: String,
-    #[schema(value_type = Object)]
-    litellm_params: HashMap<String, Value>,
-    #[schema(value_type = Object)]
-    prompt_info: HashMap<String, Value>,
-    /// ISO 8601 UTC; null for config prompts.
-    created_at: Option<String>,
-    updated_at: Option<String>,
-    version: Option<u32>,
-    environment: String,
-    created_by: Option<String>,
+/// A prompt id or environment: `[A-Za-z0-9_.-]`, starting with a letter or digit, ≤ 128 bytes.
+const ID_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$";
+/// The same, or empty (an empty `environment` means "not given", as in LiteLLM).
+const ENV_PATTERN: &str = "^([A-Za-z0-9][A-Za-z0-9_.-]{0,127})?$";
+/// `u32::MAX`: versions are 32-bit.
+const MAX_VERSION: u64 = u32::MAX as u64;
+/// Largest `page`: the handlers read it as a machine-sized unsigned integer.
+const MAX_PAGE: u64 = usize::MAX as u64;
+
+fn r(name: &str) -> Value {
+    json!({ "$ref": format!("#/components/schemas/{name}") })
 }
 
-/// The body of `POST /prompts` and `PUT /prompts/{prompt_id}`.
-#[derive(ToSchema)]
-pub struct PromptBody {
-    /// Required on POST; ignored on PUT (the path names the prompt).
-    prompt_id: String,
-    /// Needs `prompt_integration: "dotprompt"` and `dotprompt_content` or `prompt_data`.
-    #[schema(value_type = Object)]
-    litellm_params: HashMap<String, Value>,
-    /// `{"prompt_type": "db", "environment": "production"}`; environment defaults to development.
-    #[schema(value_type = Object)]
-    prompt_info: Option<HashMap<String, Value>>,
+fn nullable(schema: Value) -> Value {
+    json!({ "anyOf": [schema, {"type": "null"}] })
 }
 
-#[derive(ToSchema)]
-pub struct PatchBody {
-    #[schema(value_type = Object)]
-    litellm_params: Option<HashMap<String, Value>>,
-    #[schema(value_type = Object)]
-    prompt_info: Option<HashMap<String, Value>>,
+fn json_content(schema: Value) -> Value {
+    json!({ "application/json": { "schema": schema } })
 }
 
-#[derive(ToSchema)]
-pub struct ListResponse {
-    prompts: Vec<PromptSpec>,
-    /// Only with `page`/`page_size`.
-    total: Option<usize>,
-    page: Option<usize>,
-    page_size: Option<usize>,
-    total_pages: Option<usize>,
+/// A response with a JSON body.
+fn ok_json(description: &str, schema: Value) -> Value {
+    json!({ "description": description, "content": json_content(schema) })
 }
 
-#[derive(ToSchema)]
-pub struct RawTemplate {
-    litellm_prompt_id: String,
-    content: String,
-    #[schema(value_type = Object)]
-    metadata: HashMap<String, Value>,
+/// The error responses, by status; every one is declared once in `components.responses`.
+fn error_ref(status: u16) -> Value {
+    let name = match status {
+        400 => "BadRequest",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "NotFound",
+        409 => "Conflict",
+        413 => "PayloadTooLarge",
+        422 => "ValidationFailed",
+        503 => "DatabaseUnavailable",
+        other => unreachable!("no shared response for status {other}"),
+    };
+    json!({ "$ref": format!("#/components/responses/{name}") })
 }
 
-#[derive(ToSchema)]
-pub struct InfoResponse {
-    prompt_spec: PromptSpec,
-    raw_prompt_template: Option<RawTemplate>,
-    environments: Vec<String>,
+/// An operation. `errors` lists the shared error responses it can answer; 401 is added for every
+/// operation that needs a key (`secured`), and 413 and 422 for every one with a JSON body.
+struct Op {
+    tag: &'static str,
+    summary: &'static str,
+    description: &'static str,
+    secured: bool,
+    parameters: Vec<Value>,
+    body: Option<Value>,
+    ok: Value,
+    errors: Vec<u16>,
+    extra: Vec<(&'static str, Value)>,
+    links: Option<Value>,
 }
 
-#[derive(ToSchema)]
-pub struct RenderRequest {
-    #[schema(value_type = Object)]
-    prompt_variables: Option<HashMap<String, Value>>,
-    environment: Option<String>,
-    version: Option<u32>,
+impl Op {
+    fn new(tag: &'static str, summary: &'static str, ok: Value) -> Op {
+        Op {
+            tag,
+            summary,
+            description: "",
+            secured: true,
+            parameters: Vec::new(),
+            body: None,
+            ok,
+            errors: Vec::new(),
+            extra: Vec::new(),
+            links: None,
+        }
+    }
+    fn describe(mut self, d: &'static str) -> Op {
+        self.description = d;
+        self
+    }
+    fn public(mut self) -> Op {
+        self.secured = false;
+        self
+    }
+    fn params(mut self, p: Vec<Value>) -> Op {
+        self.parameters = p;
+        self
+    }
+    fn json_body(mut self, schema: Value) -> Op {
+        self.body = Some(json!({ "required": true, "content": json_content(schema) }));
+        self.errors.extend([413, 422]);
+        self
+    }
+    fn raw_body(mut self, body: Value) -> Op {
+        self.body = Some(body);
+        self
+    }
+    fn errors(mut self, e: &[u16]) -> Op {
+        self.errors.extend_from_slice(e);
+        self
+    }
+    /// A response that is not one of the shared ones (or replaces one).
+    fn response(mut self, status: &'static str, resp: Value) -> Op {
+        self.extra.push((status, resp));
+        self
+    }
+
+    /// OpenAPI links from the 200 answer to the operations that can use it.
+    fn links(mut self, links: Value) -> Op {
+        self.links = Some(links);
+        self
+    }
+
+    fn build(mut self, id: &str) -> Value {
+        let mut responses = Map::new();
+        if let (Some(links), Value::Object(ok)) = (self.links, &mut self.ok) {
+            ok.insert("links".into(), links);
+        }
+        responses.insert("200".into(), self.ok);
+        if self.secured {
+            self.errors.push(401);
+        }
+        self.errors.sort_unstable();
+        self.errors.dedup();
+        for status in &self.errors {
+            responses.insert(status.to_string(), error_ref(*status));
+        }
+        for (status, resp) in self.extra {
+            responses.insert(status.into(), resp);
+        }
+        let mut op = Map::new();
+        op.insert("tags".into(), json!([self.tag]));
+        op.insert("operationId".into(), id.into());
+        op.insert("summary".into(), self.summary.into());
+        if !self.description.is_empty() {
+            op.insert("description".into(), self.description.into());
+        }
+        if !self.parameters.is_empty() {
+            op.insert("parameters".into(), Value::Array(self.parameters));
+        }
+        if let Some(body) = self.body {
+            op.insert("requestBody".into(), body);
+        }
+        op.insert("responses".into(), Value::Object(responses));
+        if !self.secured {
+            // Overrides the document-wide bearer requirement.
+            op.insert("security".into(), json!([]));
+        }
+        Value::Object(op)
+    }
 }
 
-#[derive(ToSchema)]
-pub struct Message {
-    /// system, user, assistant, developer or tool.
-    role: String,
-    content: String,
+fn prompt_id_param(description: &str) -> Value {
+    json!({"name": "prompt_id", "in": "path", "required": true, "description": description,
+           "example": "greeting", "schema": {"type": "string", "pattern": ID_PATTERN}})
 }
 
-#[derive(ToSchema)]
-pub struct RenderResponse {
-    prompt_id: String,
-    version: u32,
-    environment: String,
-    model: Option<String>,
-    messages: Vec<Message>,
-    #[schema(value_type = Object)]
-    optional_params: HashMap<String, Value>,
+fn env_query(description: &str) -> Value {
+    json!({"name": "environment", "in": "query", "required": false, "description": description,
+           "schema": {"type": "string", "pattern": ENV_PATTERN}})
 }
 
-/// `{"detail": "what was wrong and how to fix it"}` (422 has a list of field errors instead).
-#[derive(ToSchema)]
-pub struct ErrorDetail {
-    #[schema(value_type = Object)]
-    detail: Value,
+fn int_query(name: &str, min: u64, max: u64, description: &str) -> Value {
+    json!({"name": name, "in": "query", "required": false, "description": description,
+           "schema": {"type": "integer", "minimum": min, "maximum": max}})
 }
 
-#[derive(ToSchema)]
-pub struct KeyGenerateRequest {
-    key_alias: Option<String>,
-    user_id: Option<String>,
-    /// proxy_admin, proxy_admin_viewer or internal_user (default).
-    user_role: Option<String>,
-    /// `{"prompts": ["greeting", "summarizer.v2"]}` limits reads to those prompts.
-    #[schema(value_type = Object)]
-    metadata: Option<HashMap<String, Value>>,
-    /// 30s, 15m, 12h, 7d, 2w
-    duration: Option<String>,
-    /// RFC 3339 time
-    expires: Option<String>,
+/// Where a written version can be read, changed and deleted: by the `id.vN` the write answered
+/// *and* its environment (without one, reads serve production → staging → development).
+fn written_version_links() -> Value {
+    let id = "$response.body#/prompt_id";
+    let env = "$response.body#/environment";
+    let by_id_and_env = |op: &str| json!({"operationId": op, "parameters": {"path.prompt_id": id, "query.environment": env}});
+    json!({
+        "GetVersion": by_id_and_env("get_prompt"),
+        "VersionInfo": by_id_and_env("prompt_info"),
+        "ListVersions": by_id_and_env("prompt_versions"),
+        "PatchVersion": by_id_and_env("patch_prompt"),
+        "DeleteVersion": by_id_and_env("delete_prompt"),
+        "RenderVersion": {"operationId": "render_prompt", "parameters": {"path.prompt_id": id},
+                          "requestBody": {"environment": env}},
+        "UpdatePrompt": {"operationId": "update_prompt", "parameters": {"path.prompt_id": id},
+                         "requestBody": {"litellm_params": "$response.body#/litellm_params",
+                                         "prompt_info": "$response.body#/prompt_info"}}
+    })
 }
 
-#[derive(ToSchema)]
-pub struct KeyDeleteRequest {
-    keys: Option<Vec<String>>,
-    key_aliases: Option<Vec<String>>,
+/// Every operation, by (METHOD, path). The test `the_openapi_document_matches_the_routes`
+/// compares these keys with `routes::ROUTES`.
+fn operations() -> Vec<(&'static str, &'static str, &'static str, Value)> {
+    let id_or_version = "A prompt id (`greeting`) or one version of it (`greeting.v2`, `greeting_v2`). An id that cannot exist is 404.";
+    let sse = json!({
+        "description": "A `text/event-stream` of `data: {chat.completion.chunk}` lines, always ending with exactly one `data: [DONE]`. A failure after the stream started ends it with `data: {\"error\": {...}}` then `data: [DONE]`.",
+        "content": {"text/event-stream": {"schema": r("ChatChunkEvent")}}
+    });
+    let chat_ok = json!({
+        "description": "The `chat.completion` JSON, or, with `\"stream\": true`, a `text/event-stream` of chunks ending with `data: [DONE]`.",
+        "content": {
+            "application/json": {"schema": r("ChatCompletion")},
+            "text/event-stream": {"schema": r("ChatChunkEvent")}
+        }
+    });
+    let upstream =
+        |what: &str| json!({"description": what, "content": json_content(r("UpstreamError"))});
+    let any_upstream = upstream(
+        "The model's own error status (4xx or 5xx), passed through with its message in OpenAI's shape.",
+    );
+    let render_422 = json!({
+        "description": "A malformed field (a list of field errors), or the stored version's template cannot be used (a message).",
+        "content": json_content(json!({"oneOf": [r("ValidationError"), r("Error")]}))
+    });
+    // The OpenAI-compatible routes answer their own errors in OpenAI's shape too.
+    let openai =
+        |what: &str| json!({"description": what, "content": json_content(r("UpstreamError"))});
+    let chat = || {
+        Op::new("run", "Call a model, optionally with a stored prompt", chat_ok.clone())
+            .describe("An OpenAI chat request, plus optional `prompt_id`, `prompt_variables`, `prompt_version` and `prompt_environment`. With `prompt_id` the stored prompt is rendered and its messages go first; its model and parameters win unless its `litellm_params` say otherwise. Any valid key may call; the key's prompt allow-list applies. Every error is in OpenAI's shape `{\"error\": {\"message\", \"type\", \"param\", \"code\"}}`.")
+            .json_body(r("ChatRequest"))
+            .response("400", openai("An unknown model, a template that does not render, variables of the wrong type or missing."))
+            .response("403", openai("The key's allow-list does not include the prompt."))
+            .response("404", openai("No such prompt or version; nothing was sent to the model."))
+            .response("413", openai("The body is larger than `max_body_bytes`."))
+            .response("422", openai("Malformed fields: `message` lists every one, `param` names the first."))
+            .response("502", upstream("The model could not be reached, or answered something that is not a chat completion."))
+            .response("504", upstream("The model did not answer within its timeout."))
+            .response("default", any_upstream.clone())
+    };
+    let models = || {
+        Op::new("run", "The models of model_list (OpenAI's shape)", ok_json("`{\"object\": \"list\", \"data\": [{\"id\", \"object\": \"model\", \"created\", \"owned_by\"}]}`", r("ModelList")))
+            .describe("Any valid key. Errors in OpenAI's shape.")
+    };
+    vec![
+        ("GET", "/health/liveliness", "liveliness",
+            Op::new("health", "The process is up", ok_json("Always `\"I'm alive!\"`.", json!({"type": "string"})))
+                .public()),
+        ("GET", "/health/liveness", "liveness",
+            Op::new("health", "The process is up (alias of /health/liveliness)", ok_json("Always `\"I'm alive!\"`.", json!({"type": "string"})))
+                .public()),
+        ("GET", "/health/readiness", "readiness",
+            Op::new("health", "The database answers", ok_json("Healthy.", r("Readiness")))
+                .public()
+                .response("503", ok_json("The database cannot be reached; reads keep working from memory.", r("Readiness")))),
+        ("GET", "/metrics", "metrics",
+            Op::new("health", "Prometheus metrics", json!({
+                "description": "Prometheus text format: model calls, errors, latencies, prompts and versions in memory.",
+                "content": {"text/plain": {"schema": {"type": "string"}}}
+            }))
+            .describe("Needs an admin or viewer key, unless `promptd_settings.metrics_public: true` in the config file.")
+            .errors(&[403])),
+        ("GET", "/prompts/list", "list_prompts",
+            Op::new("prompts", "The latest version of every prompt you may read", ok_json("Sorted by id, then environment. With `page` or `page_size` the answer also has `total`, `page`, `page_size` and `total_pages`.", r("PromptList")))
+                .params(vec![
+                    env_query("Only this environment."),
+                    int_query("page", 1, MAX_PAGE, "Page number, from 1."),
+                    int_query("page_size", 1, MAX_PAGE_SIZE as u64, "Rows per page (default 100 when `page` is given)."),
+                ])
+                .errors(&[400, 422])),
+        ("POST", "/prompts", "create_prompt",
+            Op::new("prompts", "Create the next version of a prompt", ok_json("The new version; `prompt_id` is `id.vN`.", r("PromptSpec")))
+                .describe("Creates version 1 of a new prompt, or the next version in `prompt_info.environment` (default `development`). The template is compiled before anything is stored. Needs a `proxy_admin` key.")
+                .json_body(r("PromptCreate"))
+                .errors(&[400, 403, 503])
+                .links(written_version_links())),
+        ("POST", "/prompts/test", "test_prompt",
+            Op::new("run", "Run a draft .prompt against its model (streamed)", sse.clone())
+                .describe("Renders the draft without the input-schema check and always streams the model's answer. The frontmatter must name a model from `model_list`.")
+                .json_body(r("TestRequest"))
+                .errors(&[400])
+                .response("502", upstream("The model could not be reached, or answered something that is not a chat completion."))
+                .response("504", upstream("The model did not answer within its timeout."))
+                .response("default", any_upstream.clone())),
+        ("GET", "/prompts/{prompt_id}", "get_prompt",
+            Op::new("prompts", "A prompt version with its template", ok_json("The version, its template and the prompt's environments.", r("PromptInfo")))
+                .params(vec![prompt_id_param(id_or_version), env_query("Serve this environment instead of production → staging → development.")])
+                .errors(&[400, 403, 404, 422])),
+        ("PUT", "/prompts/{prompt_id}", "update_prompt",
+            Op::new("prompts", "Append a version to an existing prompt", ok_json("The new version; `prompt_id` is `id.vN`.", r("PromptSpec")))
+                .describe("Same body as POST (its `prompt_id` is ignored). The version goes to `prompt_info.environment`, which may start a new environment at version 1. Needs a `proxy_admin` key.")
+                .params(vec![prompt_id_param("The prompt id; a version suffix is ignored.")])
+                .json_body(r("PromptUpdate"))
+                .errors(&[400, 403, 404, 503])
+                .links(written_version_links())),
+        ("PATCH", "/prompts/{prompt_id}", "patch_prompt",
+            Op::new("prompts", "Replace fields of a version, as a new version", ok_json("The new version; `prompt_id` is `id.vN`.", r("PromptSpec")))
+                .describe("Takes the latest version (or `id.vN`) in `environment` (default `development`), replaces the top-level fields sent and stores the result as a new version. Needs a `proxy_admin` key.")
+                .params(vec![prompt_id_param(id_or_version), env_query("The environment to patch (default `development`).")])
+                .json_body(r("PromptPatch"))
+                .errors(&[400, 403, 404, 503])
+                .links(written_version_links())),
+        ("DELETE", "/prompts/{prompt_id}", "delete_prompt",
+            Op::new("prompts", "Delete a version, an environment, or a whole prompt", ok_json("What was deleted.", r("Message")))
+                .describe("`id`: every version everywhere; `id?environment=e`: every version in e; `id.vN`: that version (400 asks for `environment` when several environments have it). Needs a `proxy_admin` key.")
+                .params(vec![prompt_id_param(id_or_version), env_query("Only this environment.")])
+                .errors(&[400, 403, 404, 422, 503])),
+        ("GET", "/prompts/{prompt_id}/info", "prompt_info",
+            Op::new("prompts", "A prompt version with its template (LiteLLM's path)", ok_json("The version, its template and the prompt's environments.", r("PromptInfo")))
+                .params(vec![prompt_id_param(id_or_version), env_query("Serve this environment instead of production → staging → development.")])
+                .errors(&[400, 403, 404, 422])),
+        ("GET", "/prompts/{prompt_id}/versions", "prompt_versions",
+            Op::new("prompts", "Every version of a prompt, newest first", ok_json("Grouped by environment in serve order.", r("PromptList")))
+                .params(vec![prompt_id_param("The prompt id; a version suffix is ignored."), env_query("Only this environment.")])
+                .errors(&[400, 403, 404, 422])),
+        ("POST", "/prompts/{prompt_id}/render", "render_prompt",
+            Op::new("prompts", "Render a prompt to chat messages without calling a model", ok_json("The messages and the model parameters.", r("RenderResponse")))
+                .describe("400 for template errors, variables of the wrong type, missing required variables and exceeded limits.")
+                .params(vec![prompt_id_param(id_or_version)])
+                .json_body(r("RenderRequest"))
+                .errors(&[400, 403, 404])
+                .response("422", render_422.clone())),
+        ("GET", "/prompts/{prompt_id}/diff", "diff_prompt",
+            Op::new("prompts", "What changes between two versions or environments", ok_json("The unified diff of the template body, and the model, parameters and input variables before and after. With `Accept: text/plain`, the unified diff alone.", r("PromptDiff")))
+                .params(vec![
+                    prompt_id_param("The prompt id; a version suffix is ignored."),
+                    json!({"name": "from", "in": "query", "required": true, "description": "An environment (its latest version) or one version of it: `staging`, `staging.v3`.", "schema": {"type": "string"}}),
+                    json!({"name": "to", "in": "query", "required": true, "description": "Like `from`.", "schema": {"type": "string"}}),
+                ])
+                .errors(&[400, 403, 404, 422])),
+        ("POST", "/chat/completions", "chat_completions", chat()),
+        ("POST", "/v1/chat/completions", "chat_completions_v1", chat()),
+        ("GET", "/v1/models", "list_models_v1", models()),
+        ("GET", "/models", "list_models", models()),
+        ("POST", "/utils/dotprompt_json_converter", "dotprompt_json_converter",
+            Op::new("prompts", "Convert an uploaded .prompt file to its JSON form", ok_json("The file name without `.prompt`, and the template as JSON.", r("ConvertedPrompt")))
+                .describe("Multipart form with a `file` field holding a `.prompt` file; it is parsed in memory, nothing is written to disk.")
+                .raw_body(json!({"required": true, "content": {"multipart/form-data": {"schema": {
+                    "type": "object", "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary", "description": "A `.prompt` file."}}
+                }}}}))
+                .errors(&[400, 413, 422])),
+        ("POST", "/key/generate", "generate_key",
+            Op::new("keys", "Create a key (shown only in this answer)", ok_json("The key and its record.", r("GeneratedKey")))
+                .describe("Needs a `proxy_admin` key. 409 when `key_alias` is taken.")
+                .raw_body(json!({"required": true, "content": json_content(nullable(r("KeyGenerateRequest")))}))
+                .errors(&[400, 403, 409, 413, 422, 503])
+                .links(json!({
+                    "KeyInfo": {"operationId": "key_info", "parameters": {"query.key": "$response.body#/token"}},
+                    "DeleteKey": {"operationId": "delete_keys", "requestBody": {"keys": ["$response.body#/token"]}}
+                }))),
+        ("GET", "/key/info", "key_info",
+            Op::new("keys", "A key's record", ok_json("The key's token and record (never the secret).", r("KeyInfo")))
+                .describe("Without `key`, the caller's own key (400 for the master key, which has no record). Admins and viewers may look up any key.")
+                .params(vec![json!({"name": "key", "in": "query", "required": false, "description": "A key (`sk-…`) or its token.", "schema": {"type": "string"}})])
+                .errors(&[400, 403, 404, 422])),
+        ("GET", "/key/list", "list_keys",
+            Op::new("keys", "Every key, paginated", ok_json("Tokens, or whole records with `return_full_object=true`.", r("KeyList")))
+                .describe("Needs a `proxy_admin` or `proxy_admin_viewer` key.")
+                .params(vec![
+                    json!({"name": "return_full_object", "in": "query", "required": false, "schema": {"type": "boolean"}}),
+                    int_query("page", 1, MAX_PAGE, "Page number, from 1."),
+                    int_query("size", 1, 100, "Keys per page (default 10)."),
+                ])
+                .errors(&[403, 422])),
+        ("POST", "/key/delete", "delete_keys",
+            Op::new("keys", "Delete keys", ok_json("The tokens of the deleted keys.", r("DeletedKeys")))
+                .describe("Needs a `proxy_admin` key. 400 when neither list names a key; 404 when none of them exist.")
+                .json_body(r("KeyDeleteRequest"))
+                .errors(&[400, 403, 404, 503])),
+    ]
+    .into_iter()
+    .map(|(m, p, id, op)| (m, p, id, op.build(id)))
+    .collect()
 }
 
-/// The body of `POST /prompts/test`.
-#[derive(ToSchema)]
-pub struct TestRequest {
-    /// A whole `.prompt` text; its frontmatter must name a model from `model_list`.
-    dotprompt_content: String,
-    #[schema(value_type = Object)]
-    prompt_variables: Option<HashMap<String, Value>>,
-    /// Earlier turns; when given, only the template's system messages are kept before them.
-    #[schema(value_type = Vec<Object>)]
-    conversation_history: Option<Vec<Value>>,
+/// `models`: the configured `model_name`s, which the run routes accept (any other is 400).
+fn schemas(models: &[String]) -> Value {
+    let model_names = if models.is_empty() {
+        json!({"type": "string"})
+    } else {
+        json!({"type": "string", "enum": models})
+    };
+    let example_model = models.first().map_or("gpt-4o", String::as_str);
+    let id = json!({"type": "string", "pattern": ID_PATTERN});
+    let obj = json!({"type": "object"});
+    let date = json!({"type": "string", "format": "date-time"});
+    let role =
+        json!({"type": "string", "enum": ["proxy_admin", "proxy_admin_viewer", "internal_user"]});
+    let litellm_params = json!({
+        "type": "object",
+        "description": "LiteLLM's `PromptLiteLLMParams`. The template comes from `dotprompt_content` (the `.prompt` text) or `prompt_data` (`{\"content\", \"metadata\"}`, or a JSON string of it). Other keys are kept. Values under credential-like keys (a word of the name is key, token, secret, password, passwd, credential(s), auth, private, …; at any depth) and the user information of URLs are shown as `**redacted**`; send that back unchanged to keep the stored value.",
+        "required": ["prompt_integration"],
+        "properties": {
+            "prompt_integration": {"type": "string", "enum": ["dotprompt"]},
+            "dotprompt_content": {"type": ["string", "null"]},
+            "prompt_data": {"description": "Read only when `dotprompt_content` is absent; then an object `{\"content\", \"metadata\"}` (or one keyed by the template name), or a JSON string of it."},
+            "prompt_id": {"type": ["string", "null"]},
+            "api_base": {"type": ["string", "null"]},
+            "api_key": {"type": ["string", "null"]},
+            "provider_specific_query_params": {"type": ["object", "null"]},
+            "ignore_prompt_manager_model": {"type": ["boolean", "null"]},
+            "ignore_prompt_manager_optional_params": {"type": ["boolean", "null"]}
+        }
+    });
+    let prompt_info = json!({
+        "type": ["object", "null"],
+        "description": "`environment` is where the version goes (default `development`).",
+        "properties": {
+            "prompt_type": {"enum": ["db", null], "description": "`config` is reserved for prompts from the config file (400)."},
+            "environment": {"type": ["string", "null"], "pattern": ENV_PATTERN}
+        }
+    });
+    json!({
+        "Error": {
+            "type": "object", "required": ["detail"],
+            "description": "What was wrong and how to fix it.",
+            "properties": {"detail": {"type": "string"}}
+        },
+        "FieldError": {
+            "type": "object", "required": ["type", "loc", "msg"],
+            "properties": {
+                "type": {"type": "string", "examples": ["missing"]},
+                "loc": {"type": "array", "items": {"type": ["string", "integer"]}, "examples": [["body", "litellm_params"]]},
+                "msg": {"type": "string"},
+                "input": {"description": "The rejected value, when there was one."}
+            }
+        },
+        "ValidationError": {
+            "type": "object", "required": ["detail"],
+            "description": "FastAPI's validation error: one entry per malformed field.",
+            "properties": {"detail": {"type": "array", "items": r("FieldError")}}
+        },
+        "AuthError": {
+            "type": "object", "required": ["error"],
+            "properties": {"error": {
+                "type": "object", "required": ["message", "type", "param", "code"],
+                "properties": {
+                    "message": {"type": "string"},
+                    "type": {"const": "auth_error"},
+                    "param": {"type": "string"},
+                    "code": {"const": "401"}
+                }
+            }}
+        },
+        "UpstreamError": {
+            "type": "object", "required": ["error"],
+            "description": "OpenAI's error shape; `code` is the HTTP status as a string.",
+            "properties": {"error": {
+                "type": "object", "required": ["message", "type", "param", "code"],
+                "properties": {
+                    "message": {"type": "string"},
+                    "type": {"type": "string"},
+                    "param": {"type": ["string", "null"]},
+                    "code": {"type": ["string", "null"]}
+                }
+            }}
+        },
+        "ModelList": {
+            "type": "object", "required": ["object", "data"],
+            "properties": {
+                "object": {"const": "list"},
+                "data": {"type": "array", "items": {
+                    "type": "object", "required": ["id", "object", "created", "owned_by"],
+                    "properties": {
+                        "id": model_names.clone(),
+                        "object": {"const": "model"},
+                        "created": {"type": "integer"},
+                        "owned_by": {"type": "string"}
+                    }
+                }}
+            }
+        },
+        "PromptDiff": {
+            "type": "object",
+            "required": ["prompt_id", "from", "to", "identical", "template", "model", "parameters", "variables"],
+            "properties": {
+                "prompt_id": {"type": "string"},
+                "from": {"type": "string", "examples": ["staging.v3"]},
+                "to": {"type": "string", "examples": ["production.v2"]},
+                "identical": {"type": "boolean"},
+                "template": {"type": "string", "description": "The unified diff of the template body, as `git diff` prints it; empty when the bodies are the same."},
+                "model": {"type": "object", "required": ["from", "to", "changed"], "properties": {
+                    "from": {"type": ["string", "null"]}, "to": {"type": ["string", "null"]}, "changed": {"type": "boolean"}}},
+                "parameters": {"type": "object", "required": ["added", "removed", "changed"], "properties": {
+                    "added": obj.clone(), "removed": obj.clone(),
+                    "changed": {"type": "object", "additionalProperties": {"type": "object", "required": ["from", "to"]}}}},
+                "variables": {"type": "object", "required": ["added", "removed"], "properties": {
+                    "added": {"type": "array", "items": {"type": "string"}},
+                    "removed": {"type": "array", "items": {"type": "string"}}}}
+            }
+        },
+        "Message": {
+            "type": "object", "required": ["message"],
+            "properties": {"message": {"type": "string"}}
+        },
+        "PromptSpec": {
+            "type": "object",
+            "description": "A prompt version in LiteLLM's shape.",
+            "required": ["prompt_id", "litellm_params", "prompt_info", "created_at", "updated_at", "version", "environment", "created_by"],
+            "properties": {
+                "prompt_id": {"type": "string", "description": "The base id in reads; `id.vN` in the answers to writes."},
+                "litellm_params": obj,
+                "prompt_info": obj,
+                "created_at": nullable(date.clone()),
+                "updated_at": nullable(date.clone()),
+                "version": {"type": "integer", "minimum": 1},
+                "environment": {"type": "string"},
+                "created_by": {"type": ["string", "null"]}
+            }
+        },
+        "PromptList": {
+            "type": "object", "required": ["prompts"],
+            "properties": {
+                "prompts": {"type": "array", "items": r("PromptSpec")},
+                "total": {"type": "integer", "minimum": 0},
+                "page": {"type": "integer", "minimum": 1},
+                "page_size": {"type": "integer", "minimum": 1},
+                "total_pages": {"type": "integer", "minimum": 0}
+            }
+        },
+        "PromptInfo": {
+            "type": "object", "required": ["prompt_spec", "raw_prompt_template", "environments"],
+            "properties": {
+                "prompt_spec": r("PromptSpec"),
+                "raw_prompt_template": {
+                    "type": ["object", "null"],
+                    "required": ["litellm_prompt_id", "content", "metadata"],
+                    "properties": {
+                        "litellm_prompt_id": {"type": "string"},
+                        "content": {"type": "string"},
+                        "metadata": obj
+                    }
+                },
+                "environments": {"type": "array", "items": {"type": "string"}}
+            }
+        },
+        "PromptCreate": {
+            "type": "object", "required": ["prompt_id", "litellm_params"],
+            "properties": {
+                "prompt_id": {"type": "string", "pattern": ID_PATTERN, "description": "Without a version suffix: the server allocates versions."},
+                "litellm_params": litellm_params,
+                "prompt_info": prompt_info
+            },
+            "examples": [{
+                "prompt_id": "greeting",
+                "litellm_params": {"prompt_integration": "dotprompt", "dotprompt_content": "---\nmodel: gpt-4o\ninput:\n  schema:\n    name: string\n---\nUser: Say hello to {{name}}."},
+                "prompt_info": {"prompt_type": "db", "environment": "production"}
+            }]
+        },
+        "PromptUpdate": {
+            "type": "object", "required": ["litellm_params"],
+            "properties": {
+                "prompt_id": {"type": "string", "description": "Ignored: the path names the prompt."},
+                "litellm_params": litellm_params,
+                "prompt_info": prompt_info
+            }
+        },
+        "PromptPatch": {
+            "type": "object",
+            "description": "The top-level fields to replace; absent or null fields are kept.",
+            "properties": {
+                "litellm_params": {"anyOf": [litellm_params, {"type": "null"}]},
+                "prompt_info": prompt_info
+            }
+        },
+        "RenderRequest": {
+            "type": "object",
+            "examples": [{"prompt_variables": {"name": "Ada"}}],
+            "properties": {
+                "prompt_variables": {"type": ["object", "null"]},
+                "environment": {"type": ["string", "null"], "pattern": ENV_PATTERN},
+                "version": {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_VERSION}
+            }
+        },
+        "ChatMessage": {
+            "type": "object", "required": ["role", "content"],
+            "properties": {
+                "role": {"type": "string", "enum": ["system", "user", "assistant", "developer", "tool"]},
+                "content": {"type": "string"}
+            }
+        },
+        "RenderResponse": {
+            "type": "object",
+            "required": ["prompt_id", "version", "environment", "model", "messages", "optional_params"],
+            "properties": {
+                "prompt_id": {"type": "string"},
+                "version": {"type": "integer", "minimum": 1},
+                "environment": {"type": "string"},
+                "model": {"type": ["string", "null"]},
+                "messages": {"type": "array", "items": r("ChatMessage")},
+                "optional_params": obj
+            }
+        },
+        "TestRequest": {
+            "type": "object", "required": ["dotprompt_content"],
+            "examples": [{"dotprompt_content": format!("---\nmodel: {example_model}\n---\nUser: Say hello to {{{{name}}}}."), "prompt_variables": {"name": "Ada"}}],
+            "properties": {
+                "dotprompt_content": {"type": "string", "description": "A whole `.prompt` text; its frontmatter names a model from `model_list`."},
+                "prompt_variables": {"type": ["object", "null"]},
+                "conversation_history": {"type": ["array", "null"], "description": "Earlier turns (OpenAI messages); when given, only the template's system messages are kept before them."}
+            }
+        },
+        "ChatRequest": {
+            "type": "object",
+            "examples": [{"model": example_model, "messages": [{"role": "user", "content": "and keep it short"}], "prompt_id": "greeting", "prompt_variables": {"name": "Ada"}}],
+            "description": "An OpenAI chat request (other fields pass through to the model), plus the `prompt_*` fields, which are never sent upstream. `model` is required unless `prompt_id` names a prompt whose template has one.",
+            "anyOf": [
+                {"required": ["model"], "properties": {"model": model_names}},
+                {"required": ["prompt_id"], "properties": {"prompt_id": {"type": "string"}}}
+            ],
+            "properties": {
+                "model": {"type": ["string", "null"], "description": "A `model_name` from `model_list`."},
+                "messages": {"type": ["array", "null"], "items": obj, "description": "OpenAI messages; with a prompt they follow the template's."},
+                "stream": {"type": ["boolean", "null"]},
+                "prompt_id": {"type": ["string", "null"], "description": "A stored prompt: `greeting` or `greeting.v2`."},
+                "prompt_variables": {"type": ["object", "null"]},
+                "prompt_version": {"anyOf": [
+                    {"type": "integer", "minimum": 1, "maximum": MAX_VERSION},
+                    {"type": "string", "pattern": "^0*[1-9][0-9]{0,8}$"},
+                    {"type": "null"}
+                ]},
+                "prompt_environment": {"type": ["string", "null"], "pattern": ENV_PATTERN}
+            }
+        },
+        "ChatCompletion": {
+            "type": "object", "required": ["choices"],
+            "description": "OpenAI's `chat.completion`; `model` is the public model name.",
+            "properties": {
+                "id": {"type": "string"},
+                "object": {"type": "string"},
+                "created": {"type": "integer"},
+                "model": {"type": "string"},
+                "choices": {"type": "array", "items": obj},
+                "usage": obj
+            }
+        },
+        "ChatChunkEvent": {
+            "type": "object", "required": ["data"],
+            "description": "One server-sent event of a streamed answer (the schema describes each event).",
+            "properties": {
+                "data": {"type": "string", "description": "A `chat.completion.chunk` as JSON, an `{\"error\": {...}}` after a failure, or `[DONE]` (always last)."}
+            }
+        },
+        "ConvertedPrompt": {
+            "type": "object", "required": ["prompt_id", "json_data"],
+            "properties": {
+                "prompt_id": {"type": "string"},
+                "json_data": {
+                    "type": "object", "required": ["content", "metadata"],
+                    "properties": {"content": {"type": "string"}, "metadata": obj}
+                }
+            }
+        },
+        "KeyGenerateRequest": {
+            "type": "object",
+            "examples": [{"key_alias": "my-app", "user_role": "internal_user", "metadata": {"prompts": ["greeting"]}, "duration": "30d"}],
+            "not": {"required": ["duration", "expires"], "properties": {"duration": {"type": "string"}, "expires": {"type": "string"}}},
+            "properties": {
+                "key_alias": {"type": ["string", "null"]},
+                "user_id": {"type": ["string", "null"]},
+                "user_role": {"enum": ["proxy_admin", "proxy_admin_viewer", "internal_user", null], "description": "Default `internal_user`."},
+                "metadata": {
+                    "type": ["object", "null"],
+                    "description": "`prompts` limits the key's reads to those prompts (`greeting` allows every version, `greeting.v2` one).",
+                    "properties": {"prompts": {"type": "array", "items": id.clone()}}
+                },
+                "duration": {"type": ["string", "null"], "pattern": "^\\s*[0-9]{1,9}(s|m|h|d|w|mo)\\s*$", "description": "30s, 15m, 12h, 7d, 2w, 1mo. Not with `expires`."},
+                "expires": {"type": ["string", "null"], "format": "date-time", "description": "RFC 3339. Not with `duration`."}
+            }
+        },
+        "KeyRecord": {
+            "type": "object",
+            "required": ["token", "key_name", "key_alias", "user_id", "user_role", "metadata", "expires", "created_at", "created_by"],
+            "properties": {
+                "token": {"type": "string", "description": "SHA-256 of the key, hex."},
+                "key_name": {"type": "string", "description": "`sk-...` and the key's last 4 characters."},
+                "key_alias": {"type": ["string", "null"]},
+                "user_id": {"type": ["string", "null"]},
+                "user_role": role,
+                "metadata": obj,
+                "expires": nullable(date.clone()),
+                "created_at": date,
+                "created_by": {"type": ["string", "null"]}
+            }
+        },
+        "GeneratedKey": {
+            "allOf": [r("KeyRecord"), {
+                "type": "object", "required": ["key"],
+                "properties": {"key": {"type": "string", "description": "The key itself, shown only here."}}
+            }]
+        },
+        "KeyInfo": {
+            "type": "object", "required": ["key", "info"],
+            "properties": {"key": {"type": "string", "description": "The token."}, "info": r("KeyRecord")}
+        },
+        "KeyList": {
+            "type": "object", "required": ["keys", "total_count", "current_page", "total_pages"],
+            "properties": {
+                "keys": {"type": "array", "items": {"anyOf": [{"type": "string"}, r("KeyRecord")]}},
+                "total_count": {"type": "integer", "minimum": 0},
+                "current_page": {"type": "integer", "minimum": 1},
+                "total_pages": {"type": "integer", "minimum": 0}
+            }
+        },
+        "KeyDeleteRequest": {
+            "type": "object",
+            "description": "At least one key or alias.",
+            "anyOf": [
+                {"required": ["keys"], "properties": {"keys": {"type": "array", "minItems": 1}}},
+                {"required": ["key_aliases"], "properties": {"key_aliases": {"type": "array", "minItems": 1}}}
+            ],
+            "properties": {
+                "keys": {"type": ["array", "null"], "items": {"type": "string"}, "description": "Keys (`sk-…`) or tokens."},
+                "key_aliases": {"type": ["array", "null"], "items": {"type": "string"}}
+            }
+        },
+        "DeletedKeys": {
+            "type": "object", "required": ["deleted_keys"],
+            "properties": {"deleted_keys": {"type": "array", "items": {"type": "string"}}}
+        },
+        "Readiness": {
+            "type": "object", "required": ["status", "db", "prompts", "promptd_version"],
+            "properties": {
+                "status": {"type": "string", "enum": ["healthy", "unhealthy"]},
+                "db": {"type": "string", "enum": ["connected", "Not connected"]},
+                "error": {"type": "string"},
+                "prompts": {"type": "integer", "minimum": 0},
+                "promptd_version": {"type": "string"}
+            }
+        }
+    })
 }
 
-/// An OpenAI chat request, plus promptd's (and LiteLLM's) prompt fields.
-#[derive(ToSchema)]
-pub struct ChatRequest {
-    model: Option<String>,
-    #[schema(value_type = Vec<Object>)]
-    messages: Option<Vec<Value>>,
-    stream: Option<bool>,
-    /// A stored prompt (`greeting` or `greeting.v2`): its messages come first.
-    prompt_id: Option<String>,
-    #[schema(value_type = Object)]
-    prompt_variables: Option<HashMap<String, Value>>,
-    prompt_version: Option<u32>,
-    prompt_environment: Option<String>,
+fn responses() -> Value {
+    let detail = |d: &str| ok_json(d, r("Error"));
+    json!({
+        "BadRequest": detail("The request is well formed but cannot be done: the message says why and how to fix it."),
+        "Unauthorized": ok_json("No key, an unknown key or an expired key.", r("AuthError")),
+        "Forbidden": detail("The key's role or prompt allow-list does not allow this."),
+        "NotFound": detail("No such prompt, version or key."),
+        "Conflict": detail("Conflicts with an existing record."),
+        "PayloadTooLarge": detail("The body is larger than `max_body_bytes` (default 1 MiB)."),
+        "ValidationFailed": ok_json("A missing or mistyped field, invalid JSON, or a malformed query parameter.", r("ValidationError")),
+        "DatabaseUnavailable": detail("The database cannot take writes right now; reads keep working. Retry in a few seconds.")
+    })
 }
 
-mod ops {
-    use super::*;
-
-    #[utoipa::path(get, path = "/prompts/list", tag = "prompts",
-        params(("environment" = Option<String>, Query, description = "Only this environment"),
-               ("page" = Option<usize>, Query, description = "Paginate (1-based)"),
-               ("page_size" = Option<usize>, Query, description = "Rows per page, at most 1000")),
-        responses((status = 200, body = ListResponse)))]
-    pub fn list() {}
-
-    #[utoipa::path(post, path = "/prompts", tag = "prompts", request_body = PromptBody,
-        responses((status = 200, body = PromptSpec), (status = 400, body = ErrorDetail), (status = 403, body = ErrorDetail), (status = 422, body = ErrorDetail)))]
-    pub fn create() {}
-
-    #[utoipa::path(get, path = "/prompts/{prompt_id}", tag = "prompts",
-        params(("prompt_id" = String, Path, description = "id or id.vN"), ("environment" = Option<String>, Query)),
-        responses((status = 200, body = InfoResponse), (status = 404, body = ErrorDetail)))]
-    pub fn get() {}
-
-    #[utoipa::path(get, path = "/prompts/{prompt_id}/info", tag = "prompts",
-        params(("prompt_id" = String, Path, description = "id or id.vN"), ("environment" = Option<String>, Query)),
-        responses((status = 200, body = InfoResponse), (status = 403, body = ErrorDetail), (status = 404, body = ErrorDetail)))]
-    pub fn info() {}
-
-    #[utoipa::path(get, path = "/prompts/{prompt_id}/versions", tag = "prompts",
-        params(("prompt_id" = String, Path), ("environment" = Option<String>, Query)),
-        responses((status = 200, body = ListResponse), (status = 404, body = ErrorDetail)))]
-    pub fn versions() {}
-
-    #[utoipa::path(put, path = "/prompts/{prompt_id}", tag = "prompts", request_body = PromptBody,
-        params(("prompt_id" = String, Path)),
-        responses((status = 200, body = PromptSpec), (status = 400, body = ErrorDetail), (status = 404, body = ErrorDetail)))]
-    pub fn update() {}
-
-    #[utoipa::path(patch, path = "/prompts/{prompt_id}", tag = "prompts", request_body = PatchBody,
-        params(("prompt_id" = String, Path), ("environment" = Option<String>, Query)),
-        responses((status = 200, body = PromptSpec), (status = 400, body = ErrorDetail), (status = 404, body = ErrorDetail)))]
-    pub fn patch() {}
-
-    #[utoipa::path(delete, path = "/prompts/{prompt_id}", tag = "prompts",
-        params(("prompt_id" = String, Path, description = "id (every version) or id.vN (one version)"), ("environment" = Option<String>, Query)),
-        responses((status = 200, body = ErrorDetail), (status = 400, body = ErrorDetail), (status = 404, body = ErrorDetail)))]
-    pub fn delete() {}
-
-    #[utoipa::path(post, path = "/prompts/{prompt_id}/render", tag = "prompts", request_body = RenderRequest,
-        params(("prompt_id" = String, Path)),
-        responses((status = 200, body = RenderResponse), (status = 400, body = ErrorDetail), (status = 404, body = ErrorDetail)))]
-    pub fn render() {}
-
-    #[utoipa::path(post, path = "/utils/dotprompt_json_converter", tag = "prompts",
-        request_body(content_type = "multipart/form-data", description = "field `file`: a .prompt file"),
-        responses((status = 200, description = "{prompt_id, json_data: {content, metadata}}"), (status = 400, body = ErrorDetail)))]
-    pub fn converter() {}
-
-    #[utoipa::path(post, path = "/key/generate", tag = "keys", request_body = KeyGenerateRequest,
-        responses((status = 200, description = "The key (shown once) and its record")))]
-    pub fn key_generate() {}
-
-    #[utoipa::path(get, path = "/key/info", tag = "keys", params(("key" = Option<String>, Query, description = "key or token; default: the caller's")),
-        responses((status = 200, description = "{key: token, info: {...}}")))]
-    pub fn key_info() {}
-
-    #[utoipa::path(get, path = "/key/list", tag = "keys",
-        params(("return_full_object" = Option<bool>, Query), ("page" = Option<usize>, Query), ("size" = Option<usize>, Query)),
-        responses((status = 200, description = "{keys, total_count, current_page, total_pages}")))]
-    pub fn key_list() {}
-
-    #[utoipa::path(post, path = "/key/delete", tag = "keys", request_body = KeyDeleteRequest,
-        responses((status = 200, description = "{deleted_keys: [token, ...]}")))]
-    pub fn key_delete() {}
-
-    #[utoipa::path(post, path = "/prompts/test", tag = "run", request_body = TestRequest,
-        responses((status = 200, description = "text/event-stream of chat.completion.chunk objects ending with data: [DONE]"),
-                   (status = 400, body = ErrorDetail), (status = 422, body = ErrorDetail)))]
-    pub fn prompts_test() {}
-
-    #[utoipa::path(post, path = "/chat/completions", tag = "run", request_body = ChatRequest,
-        responses((status = 200, description = "chat.completion JSON, or an SSE stream when stream is true"),
-                   (status = 400, body = ErrorDetail), (status = 403, body = ErrorDetail), (status = 404, body = ErrorDetail),
-                   (status = 502, description = "upstream unreachable"), (status = 504, description = "upstream too slow")))]
-    pub fn chat() {}
-
-    #[utoipa::path(post, path = "/v1/chat/completions", tag = "run", request_body = ChatRequest,
-        responses((status = 200, description = "Same as /chat/completions")))]
-    pub fn chat_v1() {}
-
-    #[utoipa::path(get, path = "/metrics", tag = "health", responses((status = 200, description = "Prometheus text format")))]
-    pub fn metrics() {}
-
-    #[utoipa::path(get, path = "/health/liveliness", tag = "health", responses((status = 200, description = "\"I'm alive!\"")))]
-    pub fn liveliness() {}
-
-    #[utoipa::path(get, path = "/health/readiness", tag = "health", responses((status = 200, description = "healthy"), (status = 503, description = "database unreachable")))]
-    pub fn readiness() {}
+/// The OpenAPI document of a server whose `model_list` has `models`.
+pub fn document(models: &[String]) -> Value {
+    let mut paths = Map::new();
+    for (method, path, _, op) in operations() {
+        let item = paths
+            .entry(path)
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Value::Object(item) = item {
+            item.insert(method.to_ascii_lowercase(), op);
+        }
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "promptd",
+            "version": env!("CARGO_PKG_VERSION"),
+            "license": {"name": env!("CARGO_PKG_LICENSE"), "identifier": env!("CARGO_PKG_LICENSE")},
+            "description": "A fast, self-hosted prompt registry speaking LiteLLM's /prompts API.\n\nEvery route except `/health/*` needs a key: press **Authorize** and paste the master key or a key from `POST /key/generate` (it is sent as `Authorization: Bearer <key>`; `x-litellm-api-key` and `api-key` headers work too).\n\nErrors are `{\"detail\": \"...\"}`, except 422 (`{\"detail\": [field errors]}`, FastAPI's shape), 401 (`{\"error\": {...}}`, LiteLLM's `auth_error`) and model failures on the run routes (OpenAI's `{\"error\": {...}}`)."
+        },
+        "tags": [
+            {"name": "prompts", "description": "Prompt management (LiteLLM-compatible)."},
+            {"name": "run", "description": "Running prompts against models from `model_list`."},
+            {"name": "keys", "description": "Virtual keys."},
+            {"name": "health", "description": "Probes and metrics."}
+        ],
+        "security": [{"bearer": []}],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "description": "The master key or a key from `POST /key/generate`."}
+            },
+            "schemas": schemas(models),
+            "responses": responses()
+        }
+    })
 }
 
-#[derive(OpenApi)]
-#[openapi(
-    info(
-        title = "promptd",
-        description = "A fast, self-hosted prompt registry speaking LiteLLM's /prompts API. Authenticate with `Authorization: Bearer <key>`."
-    ),
-    paths(
-        ops::list,
-        ops::create,
-        ops::get,
-        ops::info,
-        ops::versions,
-        ops::update,
-        ops::patch,
-        ops::delete,
-        ops::render,
-        ops::converter,
-        ops::key_generate,
-        ops::key_info,
-        ops::key_list,
-        ops::key_delete,
-        ops::liveliness,
-        ops::readiness
-    ),
-    components(schemas(
-        PromptSpec,
-        PromptBody,
-        PatchBody,
-        ListResponse,
-        RawTemplate,
-        InfoResponse,
-        RenderRequest,
-        RenderResponse,
-        Message,
-        ErrorDetail,
-        KeyGenerateRequest,
-        KeyDeleteRequest
-    ))
-)]
-pub struct ApiDoc;
+/// Every documented `(METHOD, path)`, for the check against [`crate::routes::ROUTES`].
+pub fn documented_operations() -> Vec<(&'static str, &'static str)> {
+    operations()
+        .into_iter()
+        .map(|(m, p, _, _)| (m, p))
+        .collect()
+}
 
-pub fn docs_router() -> Router<AppState> {
-    Router::new().merge(SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))
+/// `/openapi.json` and the Swagger UI at `/docs`, which keeps the key entered in Authorize
+/// across reloads.
+pub fn docs_router(models: &[String]) -> Router<AppState> {
+    let mut models = models.to_vec();
+    models.sort();
+    Router::new().merge(
+        SwaggerUi::new("/docs")
+            .external_url_unchecked("/openapi.json", document(&models))
+            .config(Config::default().persist_authorization(true)),
+    )
 }

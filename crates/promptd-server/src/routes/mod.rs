@@ -1,4 +1,5 @@
-//! Every route promptd serves, in one place.
+//! Every route promptd serves, in one place: [`ROUTES`] and [`router`] come from the same
+//! table, so the OpenAPI document can be checked against what is actually routed.
 
 pub mod health;
 pub mod keys;
@@ -7,40 +8,65 @@ pub mod run;
 pub mod utils;
 
 use axum::Router;
-use axum::routing::{get, post};
 
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/health/liveliness", get(health::liveliness))
-        .route("/health/liveness", get(health::liveliness))
-        .route("/health/readiness", get(health::readiness))
-        .route("/prompts/list", get(prompts::list))
-        .route("/prompts", post(prompts::create))
-        .route("/prompts/test", post(run::test_prompt))
-        .route("/chat/completions", post(run::chat_completions))
-        .route("/v1/chat/completions", post(run::chat_completions))
-        .route("/v1/models", get(run::models))
-        .route("/models", get(run::models))
-        .route("/metrics", get(health::metrics))
-        .route(
-            "/prompts/{prompt_id}",
-            get(prompts::info)
-                .put(prompts::update)
-                .patch(prompts::patch)
-                .delete(prompts::delete),
-        )
-        .route("/prompts/{prompt_id}/info", get(prompts::info))
-        .route("/prompts/{prompt_id}/versions", get(prompts::versions))
-        .route("/prompts/{prompt_id}/render", post(prompts::render))
-        .route("/prompts/{prompt_id}/diff", get(prompts::diff))
-        .route(
-            "/utils/dotprompt_json_converter",
-            post(utils::dotprompt_json_converter),
-        )
-        .route("/key/generate", post(keys::generate))
-        .route("/key/info", get(keys::info))
-        .route("/key/list", get(keys::list))
-        .route("/key/delete", post(keys::delete))
+/// Declares the route table once and derives both [`ROUTES`] and [`router`] from it.
+macro_rules! route_table {
+    ($($method:ident $path:literal => $handler:path),* $(,)?) => {
+        /// Every `(METHOD, path)` the router serves (besides `/openapi.json` and `/docs`), in
+        /// axum's path syntax, which is also OpenAPI's: `{prompt_id}`.
+        pub const ROUTES: &[(&str, &str)] = &[$((method_name!($method), $path)),*];
+
+        /// The API router: one `route` per row of the table.
+        pub fn router() -> Router<AppState> {
+            Router::new()
+                $(.route($path, axum::routing::$method($handler)))*
+        }
+    };
+}
+
+macro_rules! method_name {
+    (get) => {
+        "GET"
+    };
+    (post) => {
+        "POST"
+    };
+    (put) => {
+        "PUT"
+    };
+    (patch) => {
+        "PATCH"
+    };
+    (delete) => {
+        "DELETE"
+    };
+}
+
+route_table! {
+    get "/health/liveliness" => health::liveliness,
+    get "/health/liveness" => health::liveliness,
+    get "/health/readiness" => health::readiness,
+    get "/metrics" => health::metrics,
+    get "/prompts/list" => prompts::list,
+    post "/prompts" => prompts::create,
+    post "/prompts/test" => run::test_prompt,
+    get "/prompts/{prompt_id}" => prompts::info,
+    put "/prompts/{prompt_id}" => prompts::update,
+    patch "/prompts/{prompt_id}" => prompts::patch,
+    delete "/prompts/{prompt_id}" => prompts::delete,
+    get "/prompts/{prompt_id}/info" => prompts::info,
+    get "/prompts/{prompt_id}/versions" => prompts::versions,
+    post "/prompts/{prompt_id}/render" => prompts::render,
+    get "/prompts/{prompt_id}/diff" => prompts::diff,
+    post "/chat/completions" => run::chat_completions,
+    post "/v1/chat/completions" => run::chat_completions,
+    get "/v1/models" => run::models,
+    get "/models" => run::models,
+    post "/utils/dotprompt_json_converter" => utils::dotprompt_json_converter,
+    post "/key/generate" => keys::generate,
+    get "/key/info" => keys::info,
+    get "/key/list" => keys::list,
+    post "/key/delete" => keys::delete,
 }

@@ -3,7 +3,7 @@
 
 mod common;
 
-mod architecture;
+pub mod architecture;
 mod auth;
 mod config_prompts;
 mod connections;
@@ -15,6 +15,7 @@ mod keys;
 mod logs;
 mod lost_updates;
 mod multi_instance;
+mod openapi;
 mod persistence;
 mod pg_timeouts;
 mod prompts_crud;

@@ -8,7 +8,7 @@ mod render;
 mod write;
 
 pub use diff::diff;
-pub use read::{info, list, versions};
+pub use read::{MAX_PAGE_SIZE, info, list, versions};
 pub use render::render;
 pub use write::{create, delete, patch, update};
 
