@@ -17,4 +17,4 @@ pub use principal::{
     Denied, KeyAdmin, KeyViewer, Operator, Principal, PromptAdmin, Reach, Reader, Role, Writer,
 };
 pub use record::{JsonObject, KeyRecord, NewVersion, PromptRecord, PromptSource};
-pub use store::{Change, Derive, Store, StoreError};
+pub use store::{BoxError, Change, Derive, Store, StoreError, error_chain};

@@ -16,21 +16,62 @@ pub enum Change {
     Resync,
 }
 
+/// Any error, boxed, as a source.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The database could not be reached or refused the operation for a transient reason.
-    #[error("the database is unavailable: {0}")]
-    Unavailable(String),
+    /// `context` says what promptd was doing; `source` is the driver's error, when there is one.
+    #[error("the database is unavailable: {context}")]
+    Unavailable {
+        context: String,
+        #[source]
+        source: Option<BoxError>,
+    },
     /// A uniqueness rule was broken (e.g. a key alias that already exists).
     #[error("{0}")]
     Conflict(String),
     /// Anything else the database reported; not the caller's fault.
-    #[error("database error: {0}")]
-    Internal(String),
+    #[error("database error: {context}")]
+    Internal {
+        context: String,
+        #[source]
+        source: Option<BoxError>,
+    },
     /// The caller's [`Derive`] refused to build a version from the base it was given; nothing
     /// was written. The boxed error is the caller's own, handed back unchanged.
     #[error("{0}")]
     Rejected(Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl StoreError {
+    pub fn unavailable(context: impl Into<String>, source: Option<BoxError>) -> StoreError {
+        StoreError::Unavailable {
+            context: context.into(),
+            source,
+        }
+    }
+
+    pub fn internal(context: impl Into<String>, source: Option<BoxError>) -> StoreError {
+        StoreError::Internal {
+            context: context.into(),
+            source,
+        }
+    }
+}
+
+/// An error and every source under it, as one line (`a: b: c`), for logs and answers that must
+/// show the cause.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut next = e.source();
+    while let Some(s) = next {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        next = s.source();
+    }
+    out
 }
 
 /// Builds a new version from the base version read inside the writing transaction (`None`

@@ -4,7 +4,7 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use promptd_core::{Denied, StoreError};
+use promptd_core::{Denied, StoreError, error_chain};
 use serde_json::{Value, json};
 
 /// One entry of a FastAPI-style 422 `detail` list.
@@ -123,8 +123,12 @@ impl ApiError {
     /// Logs the cause of a server-side failure (once, where it becomes a response).
     fn log(&self) {
         match self {
-            ApiError::Unavailable(cause) => tracing::warn!(%cause, "database unavailable"),
-            ApiError::Internal(cause) => tracing::error!(%cause, "internal error"),
+            ApiError::Unavailable(cause) => {
+                tracing::warn!(cause = %error_chain(cause), "database unavailable");
+            }
+            ApiError::Internal(cause) => {
+                tracing::error!(cause = %error_chain(cause.as_ref()), "internal error");
+            }
             _ => {}
         }
     }
@@ -136,9 +140,9 @@ pub const INTERNAL_MESSAGE: &str = "Internal server error; the cause is in promp
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
         match e {
-            StoreError::Unavailable(_) => ApiError::Unavailable(e),
+            StoreError::Unavailable { .. } => ApiError::Unavailable(e),
             StoreError::Conflict(m) => ApiError::Conflict(m),
-            StoreError::Internal(_) => ApiError::internal(e),
+            StoreError::Internal { .. } => ApiError::internal(e),
             // A read-modify-write's own refusal (see `App::append_derived`), handed back.
             StoreError::Rejected(b) => match b.downcast::<ApiError>() {
                 Ok(api) => *api,

@@ -54,11 +54,14 @@ async fn within<T>(
 ) -> Result<T, StoreError> {
     match tokio::time::timeout(limit, op).await {
         Ok(r) => r,
-        Err(_) => Err(StoreError::Unavailable(format!(
-            "no answer from the database within {} ms while {what} (database_acquire_timeout_ms + \
+        Err(_) => Err(StoreError::unavailable(
+            format!(
+                "no answer from the database within {} ms while {what} (database_acquire_timeout_ms + \
              database_statement_timeout_ms); the network to the database or the database itself is stalled",
-            limit.as_millis()
-        ))),
+                limit.as_millis()
+            ),
+            None,
+        )),
     }
 }
 

@@ -97,7 +97,8 @@ impl SqlStore {
     /// Connects without touching the schema. For SQLite the file is created if missing.
     pub async fn connect(url: &str, opts: &StoreOptions) -> Result<SqlStore, StoreError> {
         sqlx::any::install_default_drivers();
-        let backend = Backend::from_url(url).map_err(|e| StoreError::Internal(e.to_string()))?;
+        let backend = Backend::from_url(url)
+            .map_err(|e| StoreError::internal("the database URL", Some(Box::new(e))))?;
         let pool = match backend {
             Backend::Sqlite => {
                 let url = sqlite_url(url);
@@ -158,7 +159,12 @@ impl SqlStore {
                     .await
             }
         }
-        .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", redact_url(url))))?;
+        .map_err(|e| {
+            StoreError::unavailable(
+                format!("cannot open {}", redact_url(url)),
+                Some(Box::new(e)),
+            )
+        })?;
         Ok(SqlStore { pool, backend })
     }
 
@@ -175,13 +181,13 @@ impl SqlStore {
         migrator(self.backend)
             .run(&self.pool)
             .await
-            .map_err(|e| StoreError::Internal(format!("migration failed: {e}")))
+            .map_err(|e| StoreError::internal("migration failed", Some(Box::new(e))))
     }
 
     pub async fn schema_status(&self) -> Result<SchemaStatus, StoreError> {
         schema_status(&self.pool, self.backend)
             .await
-            .map_err(|e| StoreError::Internal(format!("cannot read the schema version: {e}")))
+            .map_err(|e| StoreError::internal("cannot read the schema version", Some(e.into())))
     }
 
     pub async fn close(&self) {
@@ -233,10 +239,13 @@ impl SqlStore {
             .map_err(map_err)?;
         let new = derive(base_rec.as_ref()).map_err(StoreError::Rejected)?;
         if new.prompt_id != *prompt_id || new.environment != *environment {
-            return Err(StoreError::Internal(format!(
-                "a derived version for {}/{} was built for {}/{}",
-                prompt_id, environment, new.prompt_id, new.environment
-            )));
+            return Err(StoreError::internal(
+                format!(
+                    "a derived version for {}/{} was built for {}/{}",
+                    prompt_id, environment, new.prompt_id, new.environment
+                ),
+                None,
+            ));
         }
         let id = uuid::Uuid::new_v4().to_string();
         let now = now_ms();
@@ -289,7 +298,9 @@ fn map_err(e: sqlx::Error) -> StoreError {
         | sqlx::Error::Io(_)
         | sqlx::Error::Tls(_)
         | sqlx::Error::Protocol(_)
-        | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e.to_string()),
+        | sqlx::Error::WorkerCrashed => {
+            StoreError::unavailable("the database connection failed", Some(Box::new(e)))
+        }
         // Connection exceptions (08), too many connections (53), shutdowns and terminated
         // sessions (57), and "database not accepting connections" (55000): the database is
         // not reachable right now, which is not the caller's fault and may pass.
@@ -298,9 +309,9 @@ fn map_err(e: sqlx::Error) -> StoreError {
                 c.starts_with("08") || c.starts_with("53") || c.starts_with("57") || c == "55000"
             }) =>
         {
-            StoreError::Unavailable(e.to_string())
+            StoreError::unavailable("the database refused the operation", Some(Box::new(e)))
         }
-        _ => StoreError::Internal(e.to_string()),
+        _ => StoreError::internal("the query failed", Some(Box::new(e))),
     }
 }
 
@@ -416,8 +427,9 @@ impl Store for SqlStore {
                     .await
             }
             (None, Some(_)) => {
-                return Err(StoreError::Internal(
-                    "deleting one version needs its environment".to_owned(),
+                return Err(StoreError::internal(
+                    "deleting one version needs its environment",
+                    None,
                 ));
             }
         }

@@ -22,7 +22,7 @@ pub async fn readiness(State(state): State<AppState>) -> ApiResult<Json<Value>> 
             json!({"status": "healthy", "db": "connected", "prompts": prompts, "promptd_version": version}),
         )),
         Err(e) => Err(ApiError::NotReady(
-            json!({"status": "unhealthy", "db": "Not connected", "error": e.to_string(), "prompts": prompts, "promptd_version": version}),
+            json!({"status": "unhealthy", "db": "Not connected", "error": promptd_core::error_chain(&e), "prompts": prompts, "promptd_version": version}),
         )),
     }
 }
