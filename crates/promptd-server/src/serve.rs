@@ -183,12 +183,23 @@ fn spawn_connection(
         let connection = builder.serve_connection(io, service);
         tokio::pin!(connection);
         let mut graceful = false;
+        // One timer per connection, moved earlier only when needed: on a busy keep-alive
+        // connection each request pushes the deadline later, and re-arming the timer for every
+        // request would cost more than letting it fire once and re-checking.
+        let sleep = tokio::time::sleep(Duration::from_secs(3600));
+        tokio::pin!(sleep);
+        let mut armed: Option<Instant> = None;
         loop {
-            let deadline = conn.deadline(&limits);
-            let sleep = tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now));
+            if let Some(d) = conn.deadline(&limits)
+                && armed.is_none_or(|a| d < a)
+            {
+                sleep.as_mut().reset(d);
+                armed = Some(d);
+            }
             tokio::select! {
                 _ = connection.as_mut() => break,
-                _ = sleep, if deadline.is_some() => {
+                _ = &mut sleep, if armed.is_some() => {
+                    armed = None;
                     // Still no request in flight at the deadline: the head (or the next
                     // request) did not come in time. Nothing is lost by dropping it.
                     if conn.is_idle() && conn.deadline(&limits).is_some_and(|d| d <= Instant::now()) {
