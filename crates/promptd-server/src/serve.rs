@@ -182,32 +182,61 @@ fn spawn_connection(
     tokio::spawn(async move {
         let connection = builder.serve_connection(io, service);
         tokio::pin!(connection);
+        let notified = conn.wake.notified();
+        tokio::pin!(notified);
+        // One timer per connection, moved earlier only when needed: on a busy keep-alive
+        // connection each request pushes the deadline later, and re-arming the timer for every
+        // request would cost more than letting it fire once and re-checking.
+        let sleep = tokio::time::sleep(Duration::from_secs(3600));
+        tokio::pin!(sleep);
+        let mut armed: Option<Instant> = None;
         let mut graceful = false;
-        loop {
-            let deadline = conn.deadline(&limits);
-            let sleep = tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now));
-            tokio::select! {
-                _ = connection.as_mut() => break,
-                _ = sleep, if deadline.is_some() => {
-                    // Still no request in flight at the deadline: the head (or the next
-                    // request) did not come in time. Nothing is lost by dropping it.
-                    if conn.is_idle() && conn.deadline(&limits).is_some_and(|d| d <= Instant::now()) {
-                        break;
-                    }
+        // The connection's state is checked right after each poll of the connection, in the
+        // same pass, so requests starting and finishing never need to wake this task.
+        std::future::poll_fn(|cx| {
+            loop {
+                conn.polling.store(true, Ordering::SeqCst);
+                let done = connection.as_mut().poll(cx).is_ready();
+                conn.polling.store(false, Ordering::SeqCst);
+                if done {
+                    return Poll::Ready(());
                 }
-                _ = conn.wake.notified() => {
-                    if conn.is_idle() && (registry.shutting_down.load(Ordering::SeqCst) || conn.evicted.load(Ordering::SeqCst)) {
-                        break;
+                while notified.as_mut().poll(cx).is_ready() {
+                    notified.set(conn.wake.notified());
+                }
+                let closing = registry.shutting_down.load(Ordering::SeqCst);
+                if conn.is_idle() {
+                    if closing || conn.evicted.load(Ordering::SeqCst) {
+                        return Poll::Ready(());
                     }
+                } else {
                     conn.evicted.store(false, Ordering::SeqCst);
-                    if registry.shutting_down.load(Ordering::SeqCst) && !graceful {
-                        // Finish what is in flight, then close.
-                        graceful = true;
-                        connection.as_mut().graceful_shutdown();
+                }
+                if closing && !graceful {
+                    // Finish what is in flight, then close.
+                    graceful = true;
+                    connection.as_mut().graceful_shutdown();
+                    continue;
+                }
+                if let Some(d) = conn.deadline(&limits) {
+                    // No request in flight at the deadline: the head (or the next request)
+                    // did not come in time. Nothing is lost by dropping the connection.
+                    if d <= Instant::now() {
+                        return Poll::Ready(());
+                    }
+                    if armed.is_none_or(|a| d < a) {
+                        sleep.as_mut().reset(d);
+                        armed = Some(d);
+                    }
+                    if sleep.as_mut().poll(cx).is_ready() {
+                        armed = None;
+                        continue;
                     }
                 }
+                return Poll::Pending;
             }
-        }
+        })
+        .await;
         registry.remove(conn.id);
     });
 }
@@ -255,6 +284,7 @@ impl Registry {
             first_byte_ms: AtomicU64::new(NONE),
             evicted: AtomicBool::new(false),
             wake: Notify::new(),
+            polling: AtomicBool::new(false),
         });
         self.conns.lock().insert(id, conn.clone());
         self.open.fetch_add(1, Ordering::SeqCst);
@@ -307,6 +337,9 @@ struct Conn {
     evicted: AtomicBool,
     /// Wakes the connection's task to re-check its state.
     wake: Notify,
+    /// The connection's task is polling it: state changes made meanwhile are seen right after
+    /// the poll, without a wake-up.
+    polling: AtomicBool,
 }
 
 impl Conn {
@@ -343,7 +376,7 @@ impl Conn {
     fn request_finished(&self) {
         self.idle_since_ms.store(self.now_ms(), Ordering::SeqCst);
         if self.in_flight.fetch_sub(1, Ordering::SeqCst) == 1 {
-            self.wake.notify_one();
+            self.wake_from_outside();
             if let Some(r) = self.registry.upgrade()
                 && r.waiting.load(Ordering::SeqCst)
             {
@@ -359,6 +392,14 @@ impl Conn {
             && self.first_byte_ms.load(Ordering::Relaxed) == NONE
         {
             self.first_byte_ms.store(self.now_ms(), Ordering::SeqCst);
+            self.wake_from_outside();
+        }
+    }
+
+    /// Wakes the connection's task unless it is the one running this (HTTP/2 answers are
+    /// written by tasks of their own).
+    fn wake_from_outside(&self) {
+        if !self.polling.load(Ordering::SeqCst) {
             self.wake.notify_one();
         }
     }
