@@ -114,7 +114,7 @@ impl ApiError {
     /// The text a client is shown (`detail`, or OpenAI's `message`); 5xx causes stay in the log.
     fn public_message(&self) -> String {
         match self {
-            ApiError::Unavailable(_) => "The database is unavailable, so this write was not made. Reads keep working from memory; retry the write in a few seconds.".to_owned(),
+            ApiError::Unavailable(_) => "The database is unavailable or did not answer in time, so this write was not confirmed. Reads keep working from memory. Retry in a few seconds; if the write may have reached the database (a timeout during its commit), read the prompt's versions first.".to_owned(),
             ApiError::Internal(_) => INTERNAL_MESSAGE.to_owned(),
             other => other.to_string(),
         }

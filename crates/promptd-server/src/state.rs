@@ -67,6 +67,9 @@ pub struct Settings {
     pub metrics_public: bool,
     /// Log one line per request (`promptd_settings.access_log`).
     pub access_log: bool,
+    /// How long a client's write may take in all, waiting for the instance's earlier writes
+    /// included (`database_acquire_timeout_ms + database_statement_timeout_ms`); then 503.
+    pub write_timeout: std::time::Duration,
     /// How long a client may take to send a request head (from accept, or from the first byte
     /// of a later request on a keep-alive connection).
     pub header_read_timeout: std::time::Duration,
@@ -85,6 +88,7 @@ impl Default for Settings {
             engine: EngineOptions::default(),
             metrics_public: false,
             access_log: false,
+            write_timeout: std::time::Duration::from_secs(10),
             header_read_timeout: std::time::Duration::from_secs(10),
             keep_alive_timeout: std::time::Duration::from_secs(75),
             body_read_timeout: std::time::Duration::from_secs(30),
@@ -307,7 +311,8 @@ impl App {
                 "a writer for {prompt_id} was not granted environment {env}"
             )));
         }
-        let _w = self.write_lock.lock().await;
+        let deadline = tokio::time::Instant::now() + self.settings.write_timeout;
+        let _w = self.lock_writes(deadline).await?;
         let compiled: Arc<parking_lot::Mutex<Option<Prompt>>> = Arc::default();
         let slot = compiled.clone();
         let (id, environment, author) = (
@@ -315,26 +320,24 @@ impl App {
             env.clone(),
             writer.author().map(str::to_owned),
         );
-        let rec = self
-            .store
-            .append_derived(
-                &prompt_id,
-                env,
-                base_version,
-                Box::new(move |base| {
-                    let (content, template) = derive(base)
-                        .map_err(|e| -> Box<dyn std::error::Error + Send + Sync> { Box::new(e) })?;
-                    *slot.lock() = Some(template);
-                    Ok(NewVersion {
-                        prompt_id: id,
-                        environment,
-                        created_by: author,
-                        litellm_params: content.litellm_params,
-                        prompt_info: content.prompt_info,
-                    })
-                }),
-            )
-            .await?;
+        let write = self.store.append_derived(
+            &prompt_id,
+            env,
+            base_version,
+            Box::new(move |base| {
+                let (content, template) = derive(base)
+                    .map_err(|e| -> Box<dyn std::error::Error + Send + Sync> { Box::new(e) })?;
+                *slot.lock() = Some(template);
+                Ok(NewVersion {
+                    prompt_id: id,
+                    environment,
+                    created_by: author,
+                    litellm_params: content.litellm_params,
+                    prompt_info: content.prompt_info,
+                })
+            }),
+        );
+        let rec = within_deadline(deadline, write).await?;
         let template = match compiled.lock().take() {
             Some(t) => LazyTemplate::compiled(t),
             None => LazyTemplate::default(),
@@ -343,6 +346,25 @@ impl App {
             record: rec,
             template,
         })))
+    }
+
+    /// Takes the instance's write lock, waiting at most until `deadline`: during a database
+    /// stall, writes queued behind a stalled one answer 503 in time instead of waiting in line.
+    async fn lock_writes(
+        &self,
+        deadline: tokio::time::Instant,
+    ) -> ApiResult<tokio::sync::MutexGuard<'_, ()>> {
+        tokio::time::timeout_at(deadline, self.write_lock.lock())
+            .await
+            .map_err(|_| {
+                ApiError::Unavailable(promptd_core::StoreError::unavailable(
+                    format!(
+                        "earlier writes of this instance did not finish within {} ms",
+                        self.settings.write_timeout.as_millis()
+                    ),
+                    None,
+                ))
+            })
     }
 
     /// Puts a committed version into the index and empties the answer caches.
@@ -372,8 +394,9 @@ impl App {
                 "a writer for {id} was not granted the environment it deletes from"
             )));
         }
-        let _w = self.write_lock.lock().await;
-        let n = self.store.delete_versions(id, env, version).await?;
+        let deadline = tokio::time::Instant::now() + self.settings.write_timeout;
+        let _w = self.lock_writes(deadline).await?;
+        let n = within_deadline(deadline, self.store.delete_versions(id, env, version)).await?;
         {
             let mut idx = self.index.write();
             let mut all = idx.stored_entries(id);
@@ -461,6 +484,22 @@ impl App {
             keys.remove(t);
         }
         Ok(gone)
+    }
+}
+
+/// Runs a store operation until `deadline`, then answers 503 (the database did not confirm it).
+async fn within_deadline<T>(
+    deadline: tokio::time::Instant,
+    op: impl std::future::Future<Output = Result<T, promptd_core::StoreError>>,
+) -> ApiResult<T> {
+    match tokio::time::timeout_at(deadline, op).await {
+        Ok(r) => Ok(r?),
+        Err(_) => Err(ApiError::Unavailable(
+            promptd_core::StoreError::unavailable(
+                "the database did not confirm the write within the write deadline",
+                None,
+            ),
+        )),
     }
 }
 

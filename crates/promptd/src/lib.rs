@@ -302,10 +302,13 @@ pub async fn build_state(cfg: &ServeConfig, store: SqlStore) -> anyhow::Result<A
     let models = promptd_upstream::Models::from_entries(&cfg.file.model_list)?;
     // Every store operation answers within a known time, even on a stalled network.
     let store = promptd_store::Bounded::new(store, &cfg.store);
+    // A client's write, queueing behind others included, answers within the same bound.
+    let mut settings = cfg.settings.clone();
+    settings.write_timeout = store.op_limit();
     let app = App::new(
         Arc::new(store),
         cfg.master_key.as_deref(),
-        cfg.settings.clone(),
+        settings,
         cfg.file.prompts.clone(),
     )
     .await?
