@@ -59,6 +59,9 @@ pub enum ApiError {
     /// The body is larger than `max_body_bytes` (413).
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// The body did not arrive within `body_read_timeout_ms` (408).
+    #[error("{0}")]
+    RequestTimeout(String),
     /// A stored prompt cannot be used as it is (422 with a text `detail`).
     #[error("{0}")]
     Unusable(String),
@@ -103,6 +106,7 @@ impl ApiError {
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Unusable(_) | ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             ApiError::Unavailable(_) | ApiError::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,

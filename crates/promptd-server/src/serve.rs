@@ -26,19 +26,21 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
-use axum::http::{HeaderValue, Request, Response, StatusCode, Version, header};
+use axum::http::{HeaderValue, Request, Response, Version, header};
+use axum::response::IntoResponse;
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use parking_lot::Mutex;
-use serde_json::json;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 use tokio::time::{Instant, Sleep};
 use tower::ServiceExt;
+
+use crate::error::ApiError;
 
 /// The connection limits, from [`crate::Settings`].
 #[derive(Debug, Clone)]
@@ -529,37 +531,23 @@ fn declared_length<B>(req: &Request<B>) -> Option<u64> {
         .ok()
 }
 
-fn json_response(status: StatusCode, detail: String) -> Response<axum::body::Body> {
-    let mut resp = Response::new(axum::body::Body::from(
-        json!({ "detail": detail }).to_string(),
-    ));
-    *resp.status_mut() = status;
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    resp
-}
-
+// These answers are given before the request reaches the router, but in the same shapes and
+// with the statuses `ApiError` decides, like every other error.
 fn too_large(declared: u64, max: usize) -> Response<axum::body::Body> {
-    json_response(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        format!(
-            "Request body of {declared} bytes (Content-Length) is larger than the limit of {max} bytes. \
-             Send a smaller body, or raise promptd_settings.max_body_bytes (PROMPTD_MAX_BODY_BYTES, --max-body-bytes)."
-        ),
-    )
+    ApiError::PayloadTooLarge(format!(
+        "Request body of {declared} bytes (Content-Length) is larger than the limit of {max} bytes. \
+         Send a smaller body, or raise promptd_settings.max_body_bytes (PROMPTD_MAX_BODY_BYTES, --max-body-bytes)."
+    ))
+    .into_response()
 }
 
 fn body_timed_out(limit: Duration) -> Response<axum::body::Body> {
-    json_response(
-        StatusCode::REQUEST_TIMEOUT,
-        format!(
-            "The request body did not arrive within {} ms, so the request was not processed and the connection is closed. \
-             Send the body without pauses, or raise promptd_settings.body_read_timeout_ms (PROMPTD_BODY_READ_TIMEOUT_MS).",
-            limit.as_millis()
-        ),
-    )
+    ApiError::RequestTimeout(format!(
+        "The request body did not arrive within {} ms, so the request was not processed and the connection is closed. \
+         Send the body without pauses, or raise promptd_settings.body_read_timeout_ms (PROMPTD_BODY_READ_TIMEOUT_MS).",
+        limit.as_millis()
+    ))
+    .into_response()
 }
 
 /// On HTTP/1 the connection is closed after this answer (the rest of the body is not read).

@@ -21,26 +21,46 @@ pub struct LiteLlmRow {
 
 const TABLE: &str = "LiteLLM_PromptTable";
 
+/// Why LiteLLM's table could not be read; each names what to check.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("cannot connect to {url}")]
+    Connect {
+        url: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("cannot read the table layout")]
+    Layout(#[source] sqlx::Error),
+    #[error("there is no table \"{TABLE}\" in that database; point --from at LiteLLM's database")]
+    NoTable,
+    #[error("cannot read \"{TABLE}\"")]
+    Read(#[source] sqlx::Error),
+    #[error("cannot decode a row of \"{TABLE}\"")]
+    Decode(#[source] sqlx::Error),
+}
+
 /// Reads every row, oldest layout included (no `version`, `environment` or `created_by`
 /// columns: version 1, `development`, no author).
-pub async fn read_litellm_prompts(url: &str) -> Result<Vec<LiteLlmRow>, String> {
+pub async fn read_litellm_prompts(url: &str) -> Result<Vec<LiteLlmRow>, ImportError> {
     sqlx::any::install_default_drivers();
     let pool = AnyPoolOptions::new()
         .max_connections(1)
         .connect(url)
         .await
-        .map_err(|e| format!("cannot connect to {}: {e}", crate::redact_url(url)))?;
+        .map_err(|source| ImportError::Connect {
+            url: crate::redact_url(url),
+            source,
+        })?;
     let cols: Vec<String> = sqlx::query_scalar(
         "SELECT column_name::text FROM information_schema.columns WHERE table_name = $1",
     )
     .bind(TABLE)
     .fetch_all(&pool)
     .await
-    .map_err(|e| format!("cannot read the table layout: {e}"))?;
+    .map_err(ImportError::Layout)?;
     if cols.is_empty() {
-        return Err(format!(
-            "there is no table \"{TABLE}\" in that database; point --from at LiteLLM's database"
-        ));
+        return Err(ImportError::NoTable);
     }
     let has = |c: &str| cols.iter().any(|x| x == c);
     let version = if has("version") {
@@ -80,7 +100,7 @@ pub async fn read_litellm_prompts(url: &str) -> Result<Vec<LiteLlmRow>, String> 
     let rows = sqlx::query(AssertSqlSafe(sql))
         .fetch_all(&pool)
         .await
-        .map_err(|e| format!("cannot read \"{TABLE}\": {e}"))?;
+        .map_err(ImportError::Read)?;
     let out = rows
         .iter()
         .map(|r| {
@@ -97,7 +117,7 @@ pub async fn read_litellm_prompts(url: &str) -> Result<Vec<LiteLlmRow>, String> 
             })
         })
         .collect::<Result<Vec<_>, sqlx::Error>>()
-        .map_err(|e| format!("cannot decode a row of \"{TABLE}\": {e}"))?;
+        .map_err(ImportError::Decode)?;
     pool.close().await;
     Ok(out)
 }

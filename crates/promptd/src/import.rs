@@ -99,9 +99,7 @@ fn convert(row: &LiteLlmRow) -> Result<PromptRecord, String> {
 }
 
 pub async fn import_litellm(from: &str, store: &dyn Store) -> anyhow::Result<Report> {
-    let rows = read_litellm_prompts(from)
-        .await
-        .map_err(anyhow::Error::msg)?;
+    let rows = read_litellm_prompts(from).await?;
     let mut report = Report {
         read: rows.len(),
         ..Report::default()

@@ -381,3 +381,27 @@ async fn a_path_id_that_is_not_utf8_is_a_json_404_like_any_unknown_id() {
         );
     }
 }
+
+/// The committed snapshot of the API description. A change of the API shows up as a diff of
+/// this file in review; regenerate it with `PROMPTD_UPDATE_OPENAPI=1 cargo test -p promptd
+/// --test api openapi::the_api_description_matches_its_reviewed_snapshot`.
+const SNAPSHOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/openapi.json");
+
+#[tokio::test]
+async fn the_api_description_matches_its_reviewed_snapshot() {
+    let app = TestApp::start().await;
+    let mut doc = document(&app).await;
+    // The version changes with every release; the API does not.
+    doc["info"]["version"] = Value::from("(version)");
+    let text = serde_json::to_string_pretty(&doc).unwrap() + "\n";
+    if std::env::var_os("PROMPTD_UPDATE_OPENAPI").is_some() {
+        std::fs::write(SNAPSHOT, &text).unwrap();
+        return;
+    }
+    let committed = std::fs::read_to_string(SNAPSHOT).unwrap_or_default();
+    assert!(
+        committed == text,
+        "the OpenAPI document changed; review the change and update docs/openapi.json with \
+         PROMPTD_UPDATE_OPENAPI=1 cargo test -p promptd --test api openapi::the_api_description_matches_its_reviewed_snapshot"
+    );
+}
