@@ -18,6 +18,8 @@ use crate::state::AppState;
 const ID_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$";
 /// The same, or empty (an empty `environment` means "not given", as in LiteLLM).
 const ENV_PATTERN: &str = "^([A-Za-z0-9][A-Za-z0-9_.-]{0,127})?$";
+/// A diff side: an environment, or an environment and a version (`staging.v3`).
+const REF_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$";
 /// `u32::MAX`: versions are 32-bit.
 const MAX_VERSION: u64 = u32::MAX as u64;
 /// Largest `page`: the handlers read it as a machine-sized unsigned integer.
@@ -323,8 +325,8 @@ fn operations() -> Vec<(&'static str, &'static str, &'static str, Value)> {
             Op::new("prompts", "What changes between two versions or environments", ok_json("The unified diff of the template body, and the model, parameters and input variables before and after. With `Accept: text/plain`, the unified diff alone.", r("PromptDiff")))
                 .params(vec![
                     prompt_id_param("The prompt id; a version suffix is ignored."),
-                    json!({"name": "from", "in": "query", "required": true, "description": "An environment (its latest version) or one version of it: `staging`, `staging.v3`.", "schema": {"type": "string"}}),
-                    json!({"name": "to", "in": "query", "required": true, "description": "Like `from`.", "schema": {"type": "string"}}),
+                    json!({"name": "from", "in": "query", "required": true, "description": "An environment (its latest version) or one version of it: `staging`, `staging.v3`.", "schema": {"type": "string", "pattern": REF_PATTERN}}),
+                    json!({"name": "to", "in": "query", "required": true, "description": "Like `from`.", "schema": {"type": "string", "pattern": REF_PATTERN}}),
                 ])
                 .errors(&[400, 403, 404, 422])),
         ("POST", "/chat/completions", "chat_completions", chat()),
