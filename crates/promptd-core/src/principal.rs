@@ -462,6 +462,10 @@ pub enum Denied {
         other: String,
     },
     #[error(
+        "Environment {environment} is protected (promptd_settings.protected_environments): it changes only through POST /prompts/{prompt}/promote or POST /prompts/{prompt}/rollback, never by a direct write."
+    )]
+    Protected { environment: String, prompt: String },
+    #[error(
         "Only proxy admins and admin viewers without a prompt allow-list can read /metrics. Your role - {role}. Use such a key, or set promptd_settings.metrics_public: true to let scrapers read it without a key."
     )]
     NotOperator { role: Role },

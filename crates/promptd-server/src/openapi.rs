@@ -329,6 +329,18 @@ fn operations() -> Vec<(&'static str, &'static str, &'static str, Value)> {
                     json!({"name": "to", "in": "query", "required": true, "description": "Like `from`.", "schema": {"type": "string", "pattern": REF_PATTERN}}),
                 ])
                 .errors(&[400, 403, 404, 422])),
+        ("POST", "/prompts/{prompt_id}/promote", "promote_prompt",
+            Op::new("prompts", "Copy a version into another environment as its next version", ok_json("The new version (or the target's latest, when it already has the same content); `prompt_id` is `id.vN`.", r("PromptSpec")))
+                .describe("Needs a `proxy_admin` key allowed to write `to_environment`. The only way, with rollback, to change a protected environment.")
+                .params(vec![prompt_id_param("The prompt id; a version suffix picks the source version when the body has none.")])
+                .json_body(r("PromoteRequest"))
+                .errors(&[400, 403, 404, 503])),
+        ("POST", "/prompts/{prompt_id}/rollback", "rollback_prompt",
+            Op::new("prompts", "Append a copy of an earlier version of an environment", ok_json("The new version (or the latest, when it already has that content); `prompt_id` is `id.vN`.", r("PromptSpec")))
+                .describe("Needs a `proxy_admin` key allowed to write `environment`.")
+                .params(vec![prompt_id_param("The prompt id; a version suffix is ignored.")])
+                .json_body(r("RollbackRequest"))
+                .errors(&[400, 403, 404, 503])),
         ("POST", "/chat/completions", "chat_completions", chat()),
         ("POST", "/v1/chat/completions", "chat_completions_v1", chat()),
         ("GET", "/v1/models", "list_models_v1", models()),
@@ -412,7 +424,7 @@ fn schemas(models: &[String]) -> Value {
             "environment": {"type": ["string", "null"], "pattern": ENV_PATTERN}
         }
     });
-    json!({
+    let mut all = json!({
         "Error": {
             "type": "object", "required": ["detail"],
             "description": "What was wrong and how to fix it.",
@@ -730,7 +742,29 @@ fn schemas(models: &[String]) -> Value {
                 "promptd_version": {"type": "string"}
             }
         }
-    })
+    });
+    // The release bodies (separately: one json! this large passes the macro recursion limit).
+    let release = json!({
+        "PromoteRequest": {
+            "type": "object", "required": ["from_environment", "to_environment"],
+            "properties": {
+                "from_environment": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"},
+                "version": {"type": "integer", "minimum": 1, "maximum": MAX_VERSION, "description": "The source version; its latest when absent."},
+                "to_environment": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"}
+            }
+        },
+        "RollbackRequest": {
+            "type": "object", "required": ["environment", "to_version"],
+            "properties": {
+                "environment": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"},
+                "to_version": {"type": "integer", "minimum": 1, "maximum": MAX_VERSION}
+            }
+        }
+    });
+    if let (Value::Object(all), Value::Object(release)) = (&mut all, release) {
+        all.extend(release);
+    }
+    all
 }
 
 fn responses() -> Value {

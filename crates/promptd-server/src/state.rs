@@ -67,6 +67,9 @@ pub struct Settings {
     pub metrics_public: bool,
     /// Log one line per request (`promptd_settings.access_log`).
     pub access_log: bool,
+    /// Environments that change only through promote or rollback
+    /// (`promptd_settings.protected_environments`).
+    pub protected_environments: Vec<Environment>,
     /// How long a client's write may take in all, waiting for the instance's earlier writes
     /// included (`database_acquire_timeout_ms + database_statement_timeout_ms`); then 503.
     pub write_timeout: std::time::Duration,
@@ -88,6 +91,7 @@ impl Default for Settings {
             engine: EngineOptions::default(),
             metrics_public: false,
             access_log: false,
+            protected_environments: Vec::new(),
             write_timeout: std::time::Duration::from_secs(10),
             header_read_timeout: std::time::Duration::from_secs(10),
             keep_alive_timeout: std::time::Duration::from_secs(75),

@@ -192,6 +192,21 @@ impl ServeConfig {
             }
             (None, None) => {}
         }
+        if let Some(v) = file.settings.get("protected_environments") {
+            let list = v.as_array().context(
+                "promptd_settings.protected_environments must be a list of environments, e.g. [production]",
+            )?;
+            for e in list {
+                let name = e.as_str().context(
+                    "promptd_settings.protected_environments must be a list of environment names",
+                )?;
+                settings.protected_environments.push(
+                    promptd_core::Environment::parse(name).with_context(|| {
+                        format!("promptd_settings.protected_environments: '{name}'")
+                    })?,
+                );
+            }
+        }
         if let Some(v) = file.settings.get("metrics_public") {
             settings.metrics_public = v
                 .as_bool()

@@ -60,6 +60,8 @@ route_table! {
     get "/prompts/{prompt_id}/versions" => prompts::versions,
     post "/prompts/{prompt_id}/render" => prompts::render,
     get "/prompts/{prompt_id}/diff" => prompts::diff,
+    post "/prompts/{prompt_id}/promote" => prompts::promote,
+    post "/prompts/{prompt_id}/rollback" => prompts::rollback,
     post "/chat/completions" => run::chat_completions,
     post "/v1/chat/completions" => run::chat_completions,
     get "/v1/models" => run::models,

@@ -21,6 +21,7 @@ mod pg_timeouts;
 mod prompts_crud;
 mod prompts_read;
 mod redaction;
+mod release;
 mod render;
 mod repository_rules;
 mod run;

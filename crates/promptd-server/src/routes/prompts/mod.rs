@@ -4,11 +4,13 @@
 
 mod diff;
 mod read;
+mod release;
 mod render;
 mod write;
 
 pub use diff::diff;
 pub use read::{MAX_PAGE_SIZE, info, list, versions};
+pub use release::{promote, rollback};
 pub use render::render;
 pub use write::{create, delete, patch, update};
 

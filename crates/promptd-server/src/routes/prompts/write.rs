@@ -104,6 +104,17 @@ fn refuse_config_type(info: &Map<String, Value>) -> ApiResult<()> {
     Ok(())
 }
 
+/// A protected environment changes only through promote or rollback, never by a direct write.
+fn refuse_protected(state: &AppState, id: &PromptId, env: &Environment) -> ApiResult<()> {
+    if state.settings.protected_environments.contains(env) {
+        return Err(ApiError::Denied(promptd_core::Denied::Protected {
+            environment: env.to_string(),
+            prompt: id.to_string(),
+        }));
+    }
+    Ok(())
+}
+
 fn refuse_config_prompt(state: &AppState, id: &PromptId, message: &str) -> ApiResult<()> {
     if state.index.read().is_config(id) {
         return Err(ApiError::bad_request(message.to_owned()));
@@ -190,6 +201,7 @@ pub async fn create(
     let id = PromptId::parse_new(&raw_id).map_err(|e| ApiError::bad_request(e.0))?;
     let env = environment_of(&b.prompt_info)?;
     let writer = admin.writer_of(&id, [&env])?;
+    refuse_protected(&state, &id, &env)?;
     refuse_config_type(&b.prompt_info)?;
     refuse_config_prompt(
         &state,
@@ -218,6 +230,7 @@ pub async fn update(
         .map_err(|_| ApiError::not_found(format!("Prompt with ID {raw} not found")))?;
     let env = environment_of(&b.prompt_info)?;
     let writer = admin.writer_of(&r.base, [&env])?;
+    refuse_protected(&state, &r.base, &env)?;
     refuse_config_prompt(&state, &r.base, "Cannot update config prompts.")?;
     if !state.index.read().has_stored(&r.base) {
         return Err(ApiError::not_found(format!(
@@ -252,6 +265,7 @@ pub async fn patch(
     let env = env_param("query parameter environment", q.environment.as_deref())?
         .unwrap_or_else(Environment::development);
     let writer = admin.writer_of(&r.base, [&env])?;
+    refuse_protected(&state, &r.base, &env)?;
     refuse_config_prompt(&state, &r.base, "Cannot update config prompts.")?;
     if state
         .index
