@@ -169,6 +169,17 @@ impl FromBody for ChatRequest {
         f.bool("stream");
         let (id, version) = (f.str("prompt_id"), f.version("prompt_version", true));
         let environment = f.str("prompt_environment");
+        if let Some(e) = &environment
+            && let Err(err) = Environment::parse(e)
+        {
+            let msg = format!("Input should be an environment name: {err}");
+            f.error(
+                "string_pattern_mismatch",
+                "prompt_environment",
+                &msg,
+                f.raw("prompt_environment"),
+            );
+        }
         let variables = f.object("prompt_variables");
         let mut rest = f.all().clone();
         for k in PROMPT_KEYS {

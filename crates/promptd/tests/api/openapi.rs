@@ -330,6 +330,11 @@ async fn chat_requests_with_a_mistyped_field_promptd_reads_are_422() {
             json!({"model": "mock-gpt", "prompt_variables": []}),
             "prompt_variables",
         ),
+        // An environment name that cannot exist (found by schemathesis).
+        (
+            json!({"model": "mock-gpt", "prompt_environment": "O*"}),
+            "prompt_environment",
+        ),
     ] {
         let (status, out) = app.post("/chat/completions", MASTER, body.clone()).await;
         assert_eq!(status, 422, "{body}: {out}");
