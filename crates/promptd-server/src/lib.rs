@@ -3,6 +3,9 @@
 //! **Architecture invariant:** this is the only crate that knows HTTP. It reaches storage only
 //! through `promptd_core::Store`, and answers reads from the in-memory index.
 
+// The OpenAPI document is one large `json!` literal (openapi.rs).
+#![recursion_limit = "256"]
+
 pub mod auth;
 pub mod body;
 pub mod error;

@@ -675,8 +675,11 @@ fn schemas(models: &[String]) -> Value {
                 "user_role": {"enum": ["proxy_admin", "proxy_admin_viewer", "internal_user", null], "description": "Default `internal_user`."},
                 "metadata": {
                     "type": ["object", "null"],
-                    "description": "`prompts` limits the key's reads to those prompts (`greeting` allows every version, `greeting.v2` one).",
-                    "properties": {"prompts": {"type": "array", "items": id.clone()}}
+                    "description": "`prompts` limits the key's reads and writes to those prompts (`greeting` allows every version, `greeting.v2` reads one); `environments` limits the environments it writes, promotes or rolls back into. Absent or null: no limit. A key can only create keys within its own reach.",
+                    "properties": {
+                        "prompts": {"type": ["array", "null"], "items": id.clone()},
+                        "environments": {"type": ["array", "null"], "items": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"}}
+                    }
                 },
                 "duration": {"type": ["string", "null"], "pattern": "^\\s*[0-9]{1,9}(s|m|h|d|w|mo)\\s*$", "description": "30s, 15m, 12h, 7d, 2w, 1mo. Not with `expires`."},
                 "expires": {"type": ["string", "null"], "format": "date-time", "description": "RFC 3339. Not with `duration`."}

@@ -169,9 +169,8 @@ impl FromBody for ChatRequest {
         f.bool("stream");
         let (id, version) = (f.str("prompt_id"), f.version("prompt_version", true));
         let environment = f.str("prompt_environment");
-        if let Some(e) = &environment
-            && let Err(err) = Environment::parse(e)
-        {
+        // Empty means "not given", as LiteLLM reads it.
+        if let Err(err) = Environment::parse_opt(environment.as_deref()) {
             let msg = format!("Input should be an environment name: {err}");
             f.error(
                 "string_pattern_mismatch",
