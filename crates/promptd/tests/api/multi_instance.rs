@@ -260,3 +260,42 @@ async fn when_the_database_is_unreachable_reads_keep_working_writes_get_503_and_
     drop((a, b));
     db.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_promotion_on_one_instance_is_served_by_the_other() {
+    let Some(db) = PgDb::migrated().await else {
+        return;
+    };
+    let a = Process::serve(&["--database-url", &db.url], &[]).unwrap();
+    let b = Process::serve(&["--database-url", &db.url], &[]).unwrap();
+    let c = client();
+    for (env, text) in [("staging", "User: staged"), ("production", "User: live")] {
+        let (s, body) = send(
+            c.post(a.url("/prompts"))
+                .bearer_auth(MASTER)
+                .json(&prompt_body("rel", text, Some(env))),
+        )
+        .await;
+        assert_eq!(s, 200, "{body}");
+    }
+    let (s, body) = send(
+        c.post(a.url("/prompts/rel/promote"))
+            .bearer_auth(MASTER)
+            .json(&json!({"from_environment": "staging", "to_environment": "production"})),
+    )
+    .await;
+    assert_eq!((s, body["version"].clone()), (200, json!(2)), "{body}");
+    wait_until(
+        &c,
+        &b.url("/prompts/rel/info"),
+        Duration::from_millis(500),
+        |s, body| {
+            s == 200
+                && body["prompt_spec"]["version"] == 2
+                && body["raw_prompt_template"]["content"] == "User: staged"
+        },
+    )
+    .await;
+    drop((a, b));
+    db.cleanup().await;
+}
