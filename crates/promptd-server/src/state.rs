@@ -447,16 +447,12 @@ impl App {
         self.refresh_keys().await
     }
 
-    /// Applies a change announced by the database, logging (not failing) on errors: the
-    /// listener keeps going, and the next change or resync repairs the copy.
-    pub async fn apply_change(&self, change: Change) {
-        let result = match &change {
+    /// Applies a change announced by the database (re-reads what it names).
+    pub async fn apply_change(&self, change: &Change) -> ApiResult<()> {
+        match change {
             Change::Prompt(id) => self.refresh_prompt(id).await,
             Change::Keys => self.refresh_keys().await,
             Change::Resync => self.resync().await,
-        };
-        if let Err(e) = result {
-            tracing::warn!(?change, error = %e, "could not apply a change from the database");
         }
     }
 

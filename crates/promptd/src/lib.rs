@@ -10,7 +10,6 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
-use promptd_core::Change;
 use promptd_server::{App, AppState, Settings};
 use promptd_store::listen::Flow;
 use promptd_store::{Backend, SchemaStatus, SqlStore, StoreOptions};
@@ -347,12 +346,7 @@ pub fn start_background(
         move |change| {
             let state = state.clone();
             async move {
-                let result = match &change {
-                    Change::Prompt(id) => state.refresh_prompt(id).await,
-                    Change::Keys => state.refresh_keys().await,
-                    Change::Resync => state.resync().await,
-                };
-                match result {
+                match state.apply_change(&change).await {
                     Ok(()) => Flow::Continue,
                     Err(e) => {
                         // Reconnecting resynchronises everything, so the change is not lost.
