@@ -128,7 +128,8 @@ pub struct App {
     /// Every prompt version, served to reads without touching the store.
     pub index: RwLock<Index<LazyTemplate>>,
     /// Virtual keys by token (SHA-256 hex of the key), with their reach parsed once.
-    pub keys: RwLock<HashMap<String, KeyEntry>>,
+    /// Shared entries: a request takes a reference, not a copy of the key's metadata.
+    pub keys: RwLock<HashMap<String, Arc<KeyEntry>>>,
     /// SHA-256 of the master key; `None` means authentication is off (loopback only).
     pub master_key_hash: Option<[u8; 32]>,
     pub settings: Settings,
@@ -281,7 +282,7 @@ impl App {
 
     /// The virtual key whose secret is `key`, if any (lookup by hash, then a constant-time
     /// comparison of the hashes).
-    pub fn find_key(&self, key: &str) -> Option<KeyEntry> {
+    pub fn find_key(&self, key: &str) -> Option<Arc<KeyEntry>> {
         let token = token_of(key);
         let keys = self.keys.read();
         let entry = keys.get(&token)?;
@@ -456,12 +457,14 @@ impl App {
         }
     }
 
-    /// Stores a new key, if it lies within the reach of the admin creating it.
-    pub async fn insert_key(&self, admin: &KeyAdmin<'_>, key: KeyRecord) -> ApiResult<()> {
-        let entry = KeyEntry::new(key);
+    /// Stores a new key (its reach already parsed), if it lies within the reach of the admin
+    /// creating it.
+    pub async fn insert_key(&self, admin: &KeyAdmin<'_>, entry: KeyEntry) -> ApiResult<()> {
         admin.may_manage("create", entry.record.user_role, &entry.reach)?;
         self.store.insert_key(&entry.record).await?;
-        self.keys.write().insert(entry.record.token.clone(), entry);
+        self.keys
+            .write()
+            .insert(entry.record.token.clone(), Arc::new(entry));
         Ok(())
     }
 
@@ -543,9 +546,9 @@ impl KeyEntry {
     }
 }
 
-fn key_map(keys: Vec<KeyRecord>) -> HashMap<String, KeyEntry> {
+fn key_map(keys: Vec<KeyRecord>) -> HashMap<String, Arc<KeyEntry>> {
     keys.into_iter()
-        .map(|k| (k.token.clone(), KeyEntry::new(k)))
+        .map(|k| (k.token.clone(), Arc::new(KeyEntry::new(k))))
         .collect()
 }
 

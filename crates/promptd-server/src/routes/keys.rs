@@ -15,7 +15,7 @@ use crate::auth::{Caller, abbreviate};
 use crate::body::{Body, Fields, FromBody};
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::extract::QueryParams;
-use crate::state::{AppState, token_of};
+use crate::state::{AppState, KeyEntry, token_of};
 
 fn key_json(k: &KeyRecord) -> Value {
     json!({
@@ -119,7 +119,7 @@ pub async fn generate(
 ) -> ApiResult<Json<Value>> {
     let admin = caller.key_admin()?;
     let user_role = req.role()?;
-    Reach::from_metadata(&req.metadata).map_err(ApiError::bad_request)?;
+    let reach = Reach::from_metadata(&req.metadata).map_err(ApiError::bad_request)?;
     let now = now_ms();
     let expires_at = req.expires_at(now)?;
     let key = new_secret();
@@ -134,7 +134,11 @@ pub async fn generate(
         created_at: now,
         created_by: admin.author().map(str::to_owned),
     };
-    state.insert_key(&admin, rec.clone()).await?;
+    let entry = KeyEntry {
+        record: rec.clone(),
+        reach,
+    };
+    state.insert_key(&admin, entry).await?;
     // The secret comes first and only here.
     let mut out = Map::new();
     out.insert("key".into(), Value::from(key));
