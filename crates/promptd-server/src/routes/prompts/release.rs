@@ -11,13 +11,13 @@ use axum::extract::State;
 use promptd_core::{Environment, PromptId, PromptRef, Writer};
 use serde_json::Value;
 
+use super::write::written;
 use super::{not_found, path_ref};
 use crate::auth::Caller;
 use crate::body::{Body, Fields, FromBody};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::PromptIdPath;
 use crate::state::{AppState, NewContent, PromptEntry};
-use crate::wire::spec_json;
 
 /// The body of `POST /prompts/{id}/promote`.
 pub struct PromoteRequest {
@@ -100,12 +100,7 @@ async fn copy_into(
     let latest = state.index.read().resolve(writer.prompt(), Some(&to), None);
     if let Some(existing) = latest.filter(|e| e.record.litellm_params == from.record.litellm_params)
     {
-        let r = &existing.record;
-        return Ok(Json(spec_json(
-            r,
-            &format!("{}.v{}", r.prompt_id, r.version),
-            Some(r.version),
-        )));
+        return Ok(written(&existing));
     }
     let st = state.clone();
     let env = to.clone();
@@ -130,12 +125,7 @@ async fn copy_into(
             ))
         })
         .await?;
-    let r = &entry.record;
-    Ok(Json(spec_json(
-        r,
-        &format!("{}.v{}", r.prompt_id, r.version),
-        Some(r.version),
-    )))
+    Ok(written(&entry))
 }
 
 /// `POST /prompts/{id}/promote`: `from_environment`'s version (default its latest) becomes

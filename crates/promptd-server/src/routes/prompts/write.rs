@@ -122,7 +122,8 @@ fn refuse_config_prompt(state: &AppState, id: &PromptId, message: &str) -> ApiRe
     Ok(())
 }
 
-fn written(entry: &PromptEntry) -> Json<Value> {
+/// The answer to a write: the version as a PromptSpec whose `prompt_id` is `id.vN`.
+pub(super) fn written(entry: &PromptEntry) -> Json<Value> {
     let r = &entry.record;
     Json(spec_json(
         r,
