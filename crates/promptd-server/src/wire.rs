@@ -1,8 +1,7 @@
-//! LiteLLM's JSON shapes: parsing request bodies into typed values (with FastAPI-style 422
-//! errors) and building `PromptSpec` objects with LiteLLM's field order and `null`s.
-//!
-//! **Architecture invariant:** wire quirks (key order, nulls, datetime format, secret
-//! redaction) live here and nowhere else.
+//! LiteLLM's JSON shapes of a prompt: the 422 entries for `litellm_params` and `prompt_info`,
+//! `PromptSpec` objects with LiteLLM's field order, `null`s and datetimes, and the redaction of
+//! credentials in every answer. (Request bodies are read in `body.rs`; the shapes of keys,
+//! health and model answers live next to their handlers.)
 
 use promptd_core::time_fmt::format_ms;
 use promptd_core::{Environment, PromptRecord, PromptSource};
@@ -281,32 +280,6 @@ pub fn read_version(rec: &PromptRecord) -> u32 {
     match rec.source {
         PromptSource::Config => 1,
         PromptSource::Db => rec.version,
-    }
-}
-
-/// Reads a required string field of a JSON object body.
-pub fn required_str<'a>(
-    m: &'a Map<String, Value>,
-    name: &str,
-    errors: &mut Vec<FieldError>,
-) -> Option<&'a str> {
-    match m.get(name) {
-        None => {
-            errors.push(FieldError::missing(&["body", name]));
-            None
-        }
-        Some(Value::String(s)) => Some(s),
-        Some(other) => {
-            errors.push(
-                FieldError::new(
-                    "string_type",
-                    &["body", name],
-                    "Input should be a valid string",
-                )
-                .with_input(other),
-            );
-            None
-        }
     }
 }
 
