@@ -102,20 +102,19 @@ async fn copy_into(
     {
         return Ok(written(&existing));
     }
-    let st = state.clone();
+    // The copy has the source's template: reuse its compiled form (compiling it now if no read
+    // has yet).
+    let template = (from
+        .template
+        .get(&from.record, &state.settings.engine)
+        .clone())
+    .map_err(|e| ApiError::Unusable(format!("The source version has no usable template: {e}")))?;
     let env = to.clone();
     let entry = state
         .append_derived(writer, &to, None, move |_| {
             let params = from.record.litellm_params.to_map();
             let mut info = from.record.prompt_info.to_map();
             info.insert("environment".into(), env.as_str().into());
-            let template =
-                promptd_template::Definition::compile_inline(&params, &st.settings.engine)
-                    .map_err(|e| {
-                        ApiError::Unusable(format!(
-                            "The source version has no usable template: {e}"
-                        ))
-                    })?;
             Ok((
                 NewContent {
                     litellm_params: params,
