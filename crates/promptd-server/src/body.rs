@@ -38,14 +38,10 @@ pub fn parse_body<T: FromBody>(value: &Value) -> Result<T, ApiError> {
         Value::Object(m) => m,
         Value::Null if T::NULL_IS_EMPTY => &empty,
         other => {
-            return Err(ApiError::Validation(vec![
-                FieldError::new(
-                    "model_attributes_type",
-                    &["body"],
-                    "Input should be a valid dictionary or object to extract fields from",
-                )
-                .with_input(other),
-            ]));
+            return Err(ApiError::Validation(vec![FieldError::not_an_object(
+                &["body"],
+                other,
+            )]));
         }
     };
     let mut errors = Vec::new();

@@ -26,6 +26,16 @@ impl FieldError {
         }
     }
 
+    /// pydantic's error for a value at `loc` that should be an object (a model) but is not.
+    pub fn not_an_object(loc: &[&str], input: &Value) -> FieldError {
+        FieldError::new(
+            "model_attributes_type",
+            loc,
+            "Input should be a valid dictionary or object to extract fields from",
+        )
+        .with_input(input)
+    }
+
     pub fn missing(loc: &[&str]) -> FieldError {
         FieldError::new("missing", loc, "Field required")
     }

@@ -21,14 +21,7 @@ fn object<'a>(
     match v {
         Value::Object(m) => Some(m),
         other => {
-            errors.push(
-                FieldError::new(
-                    "model_attributes_type",
-                    loc,
-                    "Input should be a valid dictionary or object to extract fields from",
-                )
-                .with_input(other),
-            );
+            errors.push(FieldError::not_an_object(loc, other));
             None
         }
     }
