@@ -91,6 +91,18 @@ impl Reach {
         })
     }
 
+    /// What a key with `role` and this reach may read and write: an internal user without an
+    /// allow-list reads nothing.
+    pub fn effective_for(&self, role: Role) -> Reach {
+        Reach {
+            prompts: match (&self.prompts, role) {
+                (None, Role::InternalUser) => Some(Vec::new()),
+                (p, _) => p.clone(),
+            },
+            environments: self.environments.clone(),
+        }
+    }
+
     /// Whether an allow-list entry covers `r` (a base entry covers every version).
     fn entry_covers(entry: &PromptRef, r: &PromptRef) -> bool {
         entry.base == r.base && (entry.version.is_none() || entry.version == r.version)
@@ -168,13 +180,7 @@ impl Principal {
     /// The prompts this caller may read, as a reach (an internal user without an allow-list
     /// reads nothing).
     pub fn effective_reach(&self) -> Reach {
-        Reach {
-            prompts: match (&self.reach.prompts, self.role) {
-                (None, Role::InternalUser) => Some(Vec::new()),
-                (p, _) => p.clone(),
-            },
-            environments: self.reach.environments.clone(),
-        }
+        self.reach.effective_for(self.role)
     }
 
     /// Whether this caller may read the prompt `r` (a base id, or one version of it).
@@ -253,13 +259,7 @@ impl Principal {
     /// Whether this caller can do everything `role` with `reach` can: the test for creating,
     /// seeing or deleting another key. A key can never hand out more than it has.
     fn covers_key(&self, role: Role, reach: &Reach) -> bool {
-        let other = Principal {
-            role,
-            user_id: None,
-            reach: reach.clone(),
-            token: None,
-        };
-        role.rank() <= self.role.rank() && self.effective_reach().covers(&other.effective_reach())
+        role.rank() <= self.role.rank() && self.effective_reach().covers(&reach.effective_for(role))
     }
 
     fn wider_key(&self, action: &'static str, role: Role, reach: &Reach) -> Denied {
