@@ -281,6 +281,8 @@ mod tests {
                 created_at: None,
                 updated_at: None,
                 source,
+                provenance: Default::default(),
+                content_sha256: String::new(),
             },
             template: (),
         }

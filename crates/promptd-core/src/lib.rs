@@ -6,6 +6,7 @@
 
 pub mod ids;
 pub mod index;
+pub mod ledger;
 pub mod principal;
 pub mod record;
 pub mod store;
@@ -13,8 +14,15 @@ pub mod time_fmt;
 
 pub use ids::{Environment, IdError, PromptId, PromptRef, Version, split_version_suffix};
 pub use index::{Entry, Index, Resolved};
-pub use principal::{
-    Denied, KeyAdmin, KeyViewer, Operator, Principal, PromptAdmin, Reach, Reader, Role, Writer,
+pub use ledger::{
+    Event, EventQuery, Kind, NewEvent, PreconditionFailed, Provenance, content_sha256,
+    content_sha256_of, etag, if_match_allows,
 };
-pub use record::{JsonObject, KeyRecord, NewVersion, PromptRecord, PromptSource};
-pub use store::{BoxError, Change, Derive, Store, StoreError, error_chain};
+pub use principal::{
+    Auditor, Denied, KeyAdmin, KeyViewer, Operator, Principal, PromptAdmin, Reach, Reader, Role,
+    Writer,
+};
+pub use record::{JsonObject, KeyRecord, NewVersion, PromptRecord, PromptSource, TrashedVersion};
+pub use store::{
+    Act, Append, BoxError, Change, Check, Derive, Selection, Store, StoreError, error_chain,
+};

@@ -148,6 +148,9 @@ pub struct Principal {
     pub reach: Reach,
     /// The SHA-256 token of the key, `None` for the master key.
     pub token: Option<String>,
+    /// Who acts, as the ledger shows it to people: the key's alias (else its abbreviation,
+    /// `sk-...AbCd`) or `master key`. Never a key or its hash.
+    pub actor: String,
 }
 
 impl Principal {
@@ -159,16 +162,24 @@ impl Principal {
             user_id: Some(Self::ADMIN_USER_ID.to_owned()),
             reach: Reach::default(),
             token: None,
+            actor: crate::ledger::MASTER_KEY_ACTOR.to_owned(),
         }
     }
 
     /// The principal of a key with `role` and `reach`.
-    pub fn of_key(role: Role, reach: Reach, user_id: Option<String>, token: String) -> Principal {
+    pub fn of_key(
+        role: Role,
+        reach: Reach,
+        user_id: Option<String>,
+        token: String,
+        actor: String,
+    ) -> Principal {
         Principal {
             role,
             user_id,
             reach,
             token: Some(token),
+            actor,
         }
     }
 
@@ -235,6 +246,15 @@ impl Principal {
         match self.role {
             Role::ProxyAdmin => Ok(KeyAdmin(self)),
             role => Err(Denied::NotKeyAdmin { role }),
+        }
+    }
+
+    /// The right to read the ledger across prompts and the trash (admins and admin viewers),
+    /// limited to the prompts the caller may list.
+    pub fn auditor(&self) -> Result<Auditor<'_>, Denied> {
+        match self.role {
+            Role::ProxyAdmin | Role::ProxyAdminViewer => Ok(Auditor(self)),
+            role => Err(Denied::NotAuditor { role }),
         }
     }
 
@@ -336,6 +356,7 @@ impl PromptAdmin<'_> {
             prompt: base.clone(),
             environments,
             author: p.user_id.clone(),
+            actor: p.actor.clone(),
         })
     }
 }
@@ -347,9 +368,15 @@ pub struct Writer {
     prompt: PromptId,
     environments: Vec<Environment>,
     author: Option<String>,
+    actor: String,
 }
 
 impl Writer {
+    /// Who writes, as the ledger shows it (see [`Principal::actor`]).
+    pub fn actor(&self) -> &str {
+        &self.actor
+    }
+
     pub fn prompt(&self) -> &PromptId {
         &self.prompt
     }
@@ -391,6 +418,17 @@ impl KeyAdmin<'_> {
     /// Who creates keys (`created_by`).
     pub fn author(&self) -> Option<&str> {
         self.0.user_id.as_deref()
+    }
+}
+
+/// A caller allowed to read the whole ledger and the trash (from [`Principal::auditor`]).
+#[derive(Debug)]
+pub struct Auditor<'p>(&'p Principal);
+
+impl Auditor<'_> {
+    /// Whether this caller may see events and trashed versions of `prompt`.
+    pub fn may_see(&self, prompt: &PromptId) -> bool {
+        self.0.may_list(prompt)
     }
 }
 
@@ -466,6 +504,10 @@ pub enum Denied {
     )]
     Protected { environment: String, prompt: String },
     #[error(
+        "Only proxy admins and admin viewers can read the history of every prompt and the trash. Your role - {role}. Read one prompt's history with GET /prompts/{{id}}/history, or use an admin key."
+    )]
+    NotAuditor { role: Role },
+    #[error(
         "Only proxy admins and admin viewers without a prompt allow-list can read /metrics. Your role - {role}. Use such a key, or set promptd_settings.metrics_public: true to let scrapers read it without a key."
     )]
     NotOperator { role: Role },
@@ -484,6 +526,7 @@ mod tests {
                 environments: None,
             },
             token: None,
+            actor: "test".into(),
         }
     }
 

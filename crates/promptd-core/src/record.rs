@@ -3,6 +3,7 @@
 use serde_json::{Map, Value};
 
 use crate::ids::{Environment, PromptId, Version};
+use crate::ledger::Provenance;
 
 /// Where a prompt came from. Config prompts are read-only and never stored in the database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +68,27 @@ pub struct PromptRecord {
     pub created_at: Option<i64>,
     pub updated_at: Option<i64>,
     pub source: PromptSource,
+    /// Why this version exists (origin, source, message, author as shown to people).
+    pub provenance: Provenance,
+    /// SHA-256 (hex) of `litellm_params` as stored: see [`crate::ledger::content_sha256`].
+    pub content_sha256: String,
+}
+
+impl PromptRecord {
+    /// The strong entity tag of this version (see [`crate::ledger::etag`]).
+    pub fn etag(&self) -> String {
+        crate::ledger::etag(&self.environment, self.version, &self.content_sha256)
+    }
+}
+
+/// A version in the trash: deleted, not destroyed. Reads do not see it; restore brings it back
+/// with its number, and its number is not given to another version meanwhile.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrashedVersion {
+    pub record: PromptRecord,
+    /// Unix milliseconds.
+    pub deleted_at: i64,
+    pub deleted_by: Option<String>,
 }
 
 /// What a write asks the store to append; the store allocates the version.
@@ -77,6 +99,8 @@ pub struct NewVersion {
     pub created_by: Option<String>,
     pub litellm_params: Map<String, Value>,
     pub prompt_info: Map<String, Value>,
+    /// Origin, source, message and actor, recorded with the version and in its event.
+    pub provenance: Provenance,
 }
 
 /// A virtual API key. Only the SHA-256 of the secret is ever stored.

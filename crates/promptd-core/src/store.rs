@@ -2,7 +2,8 @@
 //! intentions and leaks no driver type.
 
 use crate::ids::{Environment, PromptId, Version};
-use crate::record::{KeyRecord, NewVersion, PromptRecord};
+use crate::ledger::{Event, EventQuery};
+use crate::record::{KeyRecord, NewVersion, PromptRecord, TrashedVersion};
 use async_trait::async_trait;
 
 /// A change another instance (or tool) made to the shared database.
@@ -85,11 +86,78 @@ pub type Derive = Box<
         + Send,
 >;
 
+/// One append of a batch: the next version of (prompt, environment), built by `derive` from
+/// the base read in the same transaction (`base`: `None` = no base needed, `Some(None)` = the
+/// latest of the environment, `Some(Some(v))` = version v).
+pub struct Append {
+    pub prompt_id: PromptId,
+    pub environment: Environment,
+    pub base: Option<Option<Version>>,
+    /// Compare-and-swap: an `If-Match` header the environment's latest version must satisfy
+    /// (checked after the number is taken); otherwise the append is rejected with
+    /// [`crate::ledger::PreconditionFailed`] and nothing is written.
+    pub if_match: Option<String>,
+    pub derive: Derive,
+}
+
+impl Append {
+    /// A plain append of `new` (no base read).
+    pub fn plain(new: NewVersion) -> Append {
+        Append {
+            prompt_id: new.prompt_id.clone(),
+            environment: new.environment.clone(),
+            base: None,
+            if_match: None,
+            derive: Box::new(move |_| Ok(new)),
+        }
+    }
+}
+
+/// Which versions of one prompt an operation touches: all, one environment, or one version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Selection {
+    pub prompt_id: PromptId,
+    pub environment: Option<Environment>,
+    /// Needs `environment`.
+    pub version: Option<Version>,
+}
+
+impl Selection {
+    pub fn covers(&self, env: &Environment, version: Version) -> bool {
+        self.environment.as_ref().is_none_or(|e| e == env)
+            && self.version.is_none_or(|v| v == version)
+    }
+}
+
+/// A check run inside a transaction on the prompt's live versions, after the environments
+/// concerned are locked (compare-and-swap): an error stops the operation, nothing is written,
+/// and the error comes back as [`StoreError::Rejected`].
+pub type Check =
+    Box<dyn FnOnce(&[PromptRecord]) -> Result<(), Box<dyn std::error::Error + Send + Sync>> + Send>;
+
+/// Who does a ledger-recorded operation, and why.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Act {
+    /// As shown to people (key alias or abbreviation, `master key`).
+    pub actor: Option<String>,
+    pub message: Option<String>,
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
-    /// Appends the next version for (prompt, environment), allocating the number atomically:
-    /// concurrent appends get consecutive numbers and never collide.
-    async fn append_version(&self, new: NewVersion) -> Result<PromptRecord, StoreError>;
+    /// Appends versions, each the next of its (prompt, environment), in ONE transaction with one
+    /// ledger event each (group commit: one durable commit for many writes). Each append's
+    /// number is allocated atomically: concurrent appends get consecutive numbers and never
+    /// collide. An append whose `derive` fails is left out (its result is
+    /// [`StoreError::Rejected`]) and the others are still written; a database error fails every
+    /// append of the batch that was not yet committed (the caller may retry them one by one).
+    /// Results come back in the order of `batch`.
+    async fn append_batch(&self, batch: Vec<Append>) -> Vec<Result<PromptRecord, StoreError>>;
+
+    /// Appends the next version for (prompt, environment): a batch of one.
+    async fn append_version(&self, new: NewVersion) -> Result<PromptRecord, StoreError> {
+        one(self.append_batch(vec![Append::plain(new)]).await)
+    }
 
     /// Appends the next version for (prompt, environment) built by `derive` from the base it
     /// reads in the same transaction, after the version number (and with it the right to
@@ -103,32 +171,79 @@ pub trait Store: Send + Sync + 'static {
         environment: &Environment,
         base_version: Option<Version>,
         derive: Derive,
-    ) -> Result<PromptRecord, StoreError>;
+    ) -> Result<PromptRecord, StoreError> {
+        one(self
+            .append_batch(vec![Append {
+                prompt_id: prompt_id.clone(),
+                environment: environment.clone(),
+                base: Some(base_version),
+                if_match: None,
+                derive,
+            }])
+            .await)
+    }
 
-    /// Every stored version of one prompt, in all environments.
+    /// Every live version of one prompt, in all environments.
     async fn prompt_versions(&self, prompt_id: &PromptId) -> Result<Vec<PromptRecord>, StoreError>;
 
-    /// Every stored version of every prompt (used to build the in-memory index at startup).
+    /// Every live version of every prompt (used to build the in-memory index at startup).
     async fn all_versions(&self) -> Result<Vec<PromptRecord>, StoreError>;
 
-    /// Deletes versions of a prompt: one version, one environment, or everything. Returns how
-    /// many rows went. Deleting every version of an environment also resets its numbering.
-    async fn delete_versions(
+    /// Moves the live versions `sel` names to the trash, with one `delete` event each, after
+    /// `check` (if any) accepted the prompt's live versions. Returns what was moved (possibly
+    /// nothing). Numbers stay taken while a version is in the trash.
+    async fn trash_versions(
         &self,
-        prompt_id: &PromptId,
-        environment: Option<&Environment>,
-        version: Option<Version>,
-    ) -> Result<u64, StoreError>;
+        sel: &Selection,
+        act: &Act,
+        check: Option<Check>,
+    ) -> Result<Vec<PromptRecord>, StoreError>;
+
+    /// Brings the trashed versions `sel` names back with their numbers, with one `restore` event
+    /// each. Returns what came back (possibly nothing).
+    async fn restore_versions(
+        &self,
+        sel: &Selection,
+        act: &Act,
+        check: Option<Check>,
+    ) -> Result<Vec<PromptRecord>, StoreError>;
+
+    /// Destroys the versions `sel` names, live and trashed, with one `purge` event each; an
+    /// environment left without any version (live or trashed) forgets its numbering. Returns
+    /// (environment, version) of each destroyed version.
+    async fn purge_versions(
+        &self,
+        sel: &Selection,
+        act: &Act,
+    ) -> Result<Vec<(Environment, Version)>, StoreError>;
+
+    /// Destroys every trashed version deleted before `cutoff_ms` (the trash's retention), with
+    /// one `purge` event each. Returns the prompts it touched.
+    async fn purge_trashed_before(&self, cutoff_ms: i64) -> Result<Vec<PromptId>, StoreError>;
+
+    /// The trash: every trashed version (of one prompt, or of all), newest deletion first.
+    async fn trash(&self, prompt_id: Option<&PromptId>) -> Result<Vec<TrashedVersion>, StoreError>;
+
+    /// Ledger events, as the query asks.
+    async fn events(&self, query: &EventQuery) -> Result<Vec<Event>, StoreError>;
 
     async fn insert_key(&self, key: &KeyRecord) -> Result<(), StoreError>;
     async fn all_keys(&self) -> Result<Vec<KeyRecord>, StoreError>;
     /// Deletes keys by token; returns the tokens that existed.
     async fn delete_keys(&self, tokens: &[String]) -> Result<Vec<String>, StoreError>;
 
-    /// Copies a version from another system, keeping its number, row id, author and times.
-    /// Returns `false` when that (prompt, environment, version) or row id already exists.
+    /// Copies a version from another system, keeping its number, row id, author and times, with
+    /// an `import` event. Returns `false` when that (prompt, environment, version) or row id
+    /// already exists (live or trashed).
     async fn import_version(&self, rec: &PromptRecord) -> Result<bool, StoreError>;
 
     /// A cheap round trip, for readiness checks.
     async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// The single result of a batch of one.
+fn one(mut results: Vec<Result<PromptRecord, StoreError>>) -> Result<PromptRecord, StoreError> {
+    results
+        .pop()
+        .unwrap_or_else(|| Err(StoreError::internal("a batch of one gave no result", None)))
 }

@@ -31,6 +31,9 @@ impl<T: FromBody> FromRequest<AppState> for Body<T> {
     }
 }
 
+/// The longest commit message a write accepts.
+pub const MAX_MESSAGE_CHARS: usize = 4096;
+
 /// Reads `value` as the body `T` (also used where a body arrives by other means).
 pub fn parse_body<T: FromBody>(value: &Value) -> Result<T, ApiError> {
     let empty = Map::new();
@@ -99,6 +102,25 @@ impl<'a> Fields<'a> {
                 None
             }
             Some(v) => self.string(name, v),
+        }
+    }
+
+    /// The optional commit `message` of a write (null = absent), at most
+    /// [`MAX_MESSAGE_CHARS`] characters.
+    pub fn message(&mut self) -> Option<String> {
+        match self.raw("message") {
+            None | Some(Value::Null) => None,
+            Some(v) => {
+                let m = self.string("message", v)?;
+                if m.chars().count() > MAX_MESSAGE_CHARS {
+                    let msg = format!(
+                        "The message is longer than {MAX_MESSAGE_CHARS} characters; keep it to a short summary of the change."
+                    );
+                    self.error("string_too_long", "message", &msg, None);
+                    return None;
+                }
+                Some(m)
+            }
         }
     }
 

@@ -66,6 +66,10 @@ pub enum ApiError {
     /// The write conflicts with what is stored (409), e.g. a duplicate key alias.
     #[error("{0}")]
     Conflict(String),
+    /// A compare-and-swap failed (412): the environment moved on since the client read it. The
+    /// answer carries the current `ETag` (when there is a version).
+    #[error(transparent)]
+    PreconditionFailed(#[from] promptd_core::PreconditionFailed),
     /// The body is larger than `max_body_bytes` (413).
     #[error("{0}")]
     PayloadTooLarge(String),
@@ -115,6 +119,7 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Unusable(_) | ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -160,7 +165,10 @@ impl From<StoreError> for ApiError {
             // A read-modify-write's own refusal (see `App::append_derived`), handed back.
             StoreError::Rejected(b) => match b.downcast::<ApiError>() {
                 Ok(api) => *api,
-                Err(other) => ApiError::Internal(other),
+                Err(other) => match other.downcast::<promptd_core::PreconditionFailed>() {
+                    Ok(p) => ApiError::PreconditionFailed(*p),
+                    Err(other) => ApiError::Internal(other),
+                },
             },
         }
     }
@@ -170,6 +178,10 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         self.log();
         let status = self.status();
+        let etag = match &self {
+            ApiError::PreconditionFailed(p) => p.current.clone(),
+            _ => None,
+        };
         let body = match self {
             ApiError::Validation(errors) => {
                 let detail: Vec<Value> = errors.into_iter().map(FieldError::into_json).collect();
@@ -181,7 +193,11 @@ impl IntoResponse for ApiError {
             ApiError::Upstream(_, body) | ApiError::NotReady(body) => body,
             other => json!({ "detail": other.public_message() }),
         };
-        (status, axum::Json(body)).into_response()
+        let mut response = (status, axum::Json(body)).into_response();
+        if let Some(tag) = etag.and_then(|t| axum::http::HeaderValue::from_str(&t).ok()) {
+            response.headers_mut().insert(axum::http::header::ETAG, tag);
+        }
+        response
     }
 }
 

@@ -111,6 +111,46 @@ pub fn positive_u32(v: &Value, digits: bool) -> Option<u32> {
     u32::try_from(n).ok().filter(|n| *n >= 1)
 }
 
+/// The conditional-request headers (RFC 9110) promptd honours: `If-Match` on writes
+/// (compare-and-swap, 412) and `If-None-Match` on reads (304).
+#[derive(Debug, Default, Clone)]
+pub struct Conditions {
+    pub if_match: Option<String>,
+    pub if_none_match: Option<String>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Conditions {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let get = |name: axum::http::HeaderName| -> Result<Option<String>, ApiError> {
+            match parts.headers.get(&name) {
+                None => Ok(None),
+                Some(v) => v.to_str().map(|s| Some(s.to_owned())).map_err(|_| {
+                    ApiError::bad_request(format!(
+                        "The {name} header is not visible ASCII; send the ETag exactly as promptd gave it."
+                    ))
+                }),
+            }
+        };
+        Ok(Conditions {
+            if_match: get(axum::http::header::IF_MATCH)?,
+            if_none_match: get(axum::http::header::IF_NONE_MATCH)?,
+        })
+    }
+}
+
+impl Conditions {
+    /// Whether `If-None-Match` names `etag` (weak comparison, `*` = any): answer 304.
+    pub fn not_modified(&self, etag: &str) -> bool {
+        let Some(h) = &self.if_none_match else {
+            return false;
+        };
+        let strip = |t: &str| t.trim().strip_prefix("W/").unwrap_or(t.trim()).to_owned();
+        h.trim() == "*" || h.split(',').any(|t| strip(t) == strip(etag))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,5 +175,20 @@ mod tests {
         assert_eq!(positive_u32(&json!("3"), false), None);
         assert_eq!(positive_u32(&json!("+3"), true), None);
         assert_eq!(positive_u32(&json!(""), true), None);
+    }
+
+    #[test]
+    fn if_none_match_compares_weakly_and_star_matches_anything() {
+        let c = |h: &str| Conditions {
+            if_match: None,
+            if_none_match: Some(h.to_owned()),
+        };
+        let tag = "\"production.v2.0123456789abcdef\"";
+        assert!(c(tag).not_modified(tag));
+        assert!(c(&format!("W/{tag}")).not_modified(tag));
+        assert!(c(&format!("\"other\", {tag}")).not_modified(tag));
+        assert!(c("*").not_modified(tag));
+        assert!(!c("\"other\"").not_modified(tag));
+        assert!(!Conditions::default().not_modified(tag));
     }
 }

@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use parking_lot::RwLock;
 use promptd_core::{
-    Change, Entry, Environment, Index, JsonObject, KeyAdmin, KeyRecord, NewVersion, Principal,
-    PromptId, PromptRecord, PromptSource, Reach, Store, Version, Writer,
+    Change, Entry, Environment, Index, JsonObject, KeyAdmin, KeyRecord, Kind, NewVersion,
+    Principal, PromptId, PromptRecord, PromptSource, Provenance, Reach, Store, Version, Writer,
 };
 use promptd_template::{Definition, DefinitionError, EngineOptions, Prompt};
 use sha2::{Digest, Sha256};
@@ -82,6 +82,8 @@ pub struct Settings {
     pub body_read_timeout: std::time::Duration,
     /// Open connections at most; at the cap the oldest idle one is closed to make room.
     pub max_connections: usize,
+    /// Days a deleted version stays in the trash before it is purged; 0 = kept forever.
+    pub trash_retention_days: u32,
 }
 
 impl Default for Settings {
@@ -97,6 +99,7 @@ impl Default for Settings {
             keep_alive_timeout: std::time::Duration::from_secs(75),
             body_read_timeout: std::time::Duration::from_secs(30),
             max_connections: 10_000,
+            trash_retention_days: 30,
         }
     }
 }
@@ -135,18 +138,28 @@ pub struct App {
     pub settings: Settings,
     /// Serialises this instance's writes (see the module invariant).
     pub write_lock: tokio::sync::Mutex<()>,
+    /// Writes waiting for the write lock; whoever takes it commits them all (group commit).
+    write_queue: parking_lot::Mutex<Vec<QueuedWrite>>,
+    write_tickets: std::sync::atomic::AtomicU64,
     /// Serialised `/prompts/list` answers for callers who read everything, keyed by the query;
     /// emptied whenever the index changes. At 10,000 prompts this turns a multi-megabyte
     /// serialisation per request into a copy of shared bytes.
-    pub list_cache: RwLock<HashMap<ListKey, bytes::Bytes>>,
+    pub list_cache: RwLock<HashMap<ListKey, Tagged>>,
     /// Serialised `/prompts/{id}/info` answers by (path id, environment). The answer does not
     /// depend on the caller (permission is checked before the cache is consulted); emptied
     /// with `list_cache`. Halves the CPU of an info request.
-    pub info_cache: RwLock<HashMap<(String, Option<String>), bytes::Bytes>>,
+    pub info_cache: RwLock<HashMap<(String, Option<String>), Tagged>>,
     /// Bumped by every index change; guards the caches against storing stale answers.
     pub cache_generation: std::sync::atomic::AtomicU64,
     /// The models of `model_list`, for running prompts.
     pub models: promptd_upstream::Models,
+}
+
+/// A serialised answer with its entity tag.
+#[derive(Debug, Clone)]
+pub struct Tagged {
+    pub body: bytes::Bytes,
+    pub etag: axum::http::HeaderValue,
 }
 
 /// What a cached list answer depends on (besides the index itself).
@@ -202,6 +215,8 @@ impl App {
                     created_at: None,
                     updated_at: None,
                     source: PromptSource::Config,
+                    provenance: Provenance::new(Kind::Config),
+                    content_sha256: promptd_core::content_sha256_of(&cp.litellm_params),
                 },
                 template: LazyTemplate {
                     file_text: Some(cp.template_text),
@@ -223,6 +238,8 @@ impl App {
             master_key_hash: master_key.map(sha256),
             settings,
             write_lock: tokio::sync::Mutex::new(()),
+            write_queue: parking_lot::Mutex::new(Vec::new()),
+            write_tickets: std::sync::atomic::AtomicU64::new(0),
             list_cache: RwLock::new(HashMap::new()),
             info_cache: RwLock::new(HashMap::new()),
             cache_generation: std::sync::atomic::AtomicU64::new(0),
@@ -248,12 +265,12 @@ impl App {
 
     /// Stores `value` unless the index changed since `generation` was read (then the answer
     /// may be stale and is simply not cached). Empties the map when it reaches `cap`.
-    pub fn cache_insert<K: std::hash::Hash + Eq>(
+    pub fn cache_insert<K: std::hash::Hash + Eq, V>(
         &self,
-        cache: &RwLock<HashMap<K, bytes::Bytes>>,
+        cache: &RwLock<HashMap<K, V>>,
         generation: u64,
         key: K,
-        value: bytes::Bytes,
+        value: V,
         cap: usize,
     ) {
         let mut map = cache.write();
@@ -302,12 +319,17 @@ impl App {
     /// committed before the base was read or waits until this write commits: no acknowledged
     /// change is ever built upon a stale base and silently reverted. An error from `derive` comes
     /// back unchanged and nothing is written. Only a [`Writer`] granted (prompt, `env`) may call
-    /// it; the version is written by the writer's author.
+    /// it; the version is written by the writer's author, with `meta` in its ledger event.
+    ///
+    /// Writes queued behind this instance's write lock are committed together (group commit):
+    /// whoever takes the lock commits every queued write in one transaction, each with its own
+    /// number and event, and each caller is answered only after that commit.
     pub async fn append_derived(
         &self,
         writer: &Writer,
         env: &Environment,
         base_version: Option<Version>,
+        meta: WriteMeta,
         derive: impl FnOnce(Option<&PromptRecord>) -> ApiResult<(NewContent, Prompt)> + Send + 'static,
     ) -> ApiResult<Arc<PromptEntry>> {
         let prompt_id = writer.prompt().clone();
@@ -317,7 +339,6 @@ impl App {
             )));
         }
         let deadline = tokio::time::Instant::now() + self.settings.write_timeout;
-        let _w = self.lock_writes(deadline).await?;
         let compiled: Arc<parking_lot::Mutex<Option<Prompt>>> = Arc::default();
         let slot = compiled.clone();
         let (id, environment, author) = (
@@ -325,32 +346,137 @@ impl App {
             env.clone(),
             writer.author().map(str::to_owned),
         );
-        let write = self.store.append_derived(
-            &prompt_id,
-            env,
-            base_version,
-            Box::new(move |base| {
+        let actor = writer.actor().to_owned();
+        let WriteMeta {
+            origin,
+            source,
+            message,
+            if_match,
+        } = meta;
+        let append = promptd_core::Append {
+            prompt_id: prompt_id.clone(),
+            environment: env.clone(),
+            base: Some(base_version),
+            if_match,
+            derive: Box::new(move |base| {
                 let (content, template) = derive(base)
                     .map_err(|e| -> Box<dyn std::error::Error + Send + Sync> { Box::new(e) })?;
                 *slot.lock() = Some(template);
+                // A whole write into an environment without a live version creates it.
+                let origin = match origin {
+                    Kind::Update if base.is_none() => Kind::Create,
+                    other => other,
+                };
                 Ok(NewVersion {
                     prompt_id: id,
                     environment,
                     created_by: author,
                     litellm_params: content.litellm_params,
                     prompt_info: content.prompt_info,
+                    provenance: Provenance {
+                        origin,
+                        source,
+                        message,
+                        actor: Some(actor),
+                    },
                 })
             }),
-        );
-        let rec = within_deadline(deadline, write).await?;
-        let template = match compiled.lock().take() {
-            Some(t) => LazyTemplate::compiled(t),
-            None => LazyTemplate::default(),
         };
-        Ok(self.show_appended(Arc::new(Entry {
-            record: rec,
+        self.group_commit(append, compiled, deadline).await
+    }
+
+    /// Queues `append` and commits it with every other queued write (see
+    /// [`App::append_derived`]).
+    async fn group_commit(
+        &self,
+        append: promptd_core::Append,
+        template: Arc<parking_lot::Mutex<Option<Prompt>>>,
+        deadline: tokio::time::Instant,
+    ) -> ApiResult<Arc<PromptEntry>> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let ticket = self
+            .write_tickets
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.write_queue.lock().push(QueuedWrite {
+            ticket,
+            append,
             template,
-        })))
+            reply,
+        });
+        let guard = match self.lock_writes(deadline).await {
+            Ok(g) => g,
+            Err(e) => {
+                // Still queued: withdraw it, nothing was written. Otherwise a leader took it
+                // and answers it (within its own deadline).
+                let withdrawn = {
+                    let mut q = self.write_queue.lock();
+                    q.iter()
+                        .position(|w| w.ticket == ticket)
+                        .map(|i| q.remove(i))
+                };
+                if withdrawn.is_some() {
+                    return Err(e);
+                }
+                return answer.await.unwrap_or_else(|_| Err(e));
+            }
+        };
+        let batch = std::mem::take(&mut *self.write_queue.lock());
+        if !batch.is_empty() {
+            self.commit_batch(batch, deadline).await;
+        }
+        drop(guard);
+        answer.await.unwrap_or_else(|_| {
+            Err(ApiError::internal(
+                "the write was dropped before it was committed",
+            ))
+        })
+    }
+
+    /// Commits queued writes in one transaction, shows them in the index, answers each caller.
+    /// Runs under the write lock.
+    async fn commit_batch(&self, batch: Vec<QueuedWrite>, deadline: tokio::time::Instant) {
+        let n = batch.len();
+        let mut appends = Vec::with_capacity(n);
+        let mut waiting = Vec::with_capacity(n);
+        for w in batch {
+            appends.push(w.append);
+            waiting.push((w.template, w.reply));
+        }
+        let results =
+            match tokio::time::timeout_at(deadline, self.store.append_batch(appends)).await {
+                Ok(r) => r,
+                Err(_) => (0..n)
+                    .map(|_| {
+                        Err(promptd_core::StoreError::unavailable(
+                            "the database did not confirm the write within the write deadline",
+                            None,
+                        ))
+                    })
+                    .collect(),
+            };
+        let mut answers = Vec::with_capacity(n);
+        let mut shown: Vec<Arc<PromptEntry>> = Vec::new();
+        for (result, (template, reply)) in results.into_iter().zip(waiting) {
+            let answer = result.map_err(ApiError::from).map(|rec| {
+                let template = match template.lock().take() {
+                    Some(t) => LazyTemplate::compiled(t),
+                    None => LazyTemplate::default(),
+                };
+                let entry = Arc::new(Entry {
+                    record: rec,
+                    template,
+                });
+                shown.push(entry.clone());
+                entry
+            });
+            answers.push((reply, answer));
+        }
+        if !shown.is_empty() {
+            self.show_appended(shown);
+        }
+        for (reply, answer) in answers {
+            let _ = reply.send(answer);
+        }
     }
 
     /// Takes the instance's write lock, waiting at most until `deadline`: during a database
@@ -372,53 +498,50 @@ impl App {
             })
     }
 
-    /// Puts a committed version into the index and empties the answer caches.
-    fn show_appended(&self, entry: Arc<PromptEntry>) -> Arc<PromptEntry> {
+    /// Puts committed versions into the index and empties the answer caches.
+    fn show_appended(&self, entries: Vec<Arc<PromptEntry>>) {
         {
             let mut idx = self.index.write();
-            let id = entry.record.prompt_id.clone();
-            let mut all = idx.stored_entries(&id);
-            all.push(entry.clone());
-            idx.replace_stored(&id, all);
+            let mut by_prompt: HashMap<PromptId, Vec<Arc<PromptEntry>>> = HashMap::new();
+            for e in entries {
+                by_prompt
+                    .entry(e.record.prompt_id.clone())
+                    .or_default()
+                    .push(e);
+            }
+            for (id, new) in by_prompt {
+                let mut all = idx.stored_entries(&id);
+                all.extend(new);
+                idx.replace_stored(&id, all);
+            }
         }
         self.clear_caches();
-        entry
     }
 
-    /// Deletes versions in the store, then forgets them in memory. Only a [`Writer`] granted
-    /// the environment (every environment, when `env` is `None`) may call it.
-    pub async fn delete_versions(
+    /// Runs a ledger-recorded change of existing versions (trash, restore, purge) under the
+    /// write lock and the write deadline, then re-reads the prompt into the index.
+    pub async fn change_versions<T>(
         &self,
         writer: &Writer,
         env: Option<&Environment>,
-        version: Option<Version>,
-    ) -> ApiResult<u64> {
+        op: impl std::future::Future<Output = Result<T, promptd_core::StoreError>>,
+    ) -> ApiResult<T> {
         let id = writer.prompt();
         if !writer.may_write(id, env) {
             return Err(ApiError::internal(format!(
-                "a writer for {id} was not granted the environment it deletes from"
+                "a writer for {id} was not granted the environment it changes"
             )));
         }
         let deadline = tokio::time::Instant::now() + self.settings.write_timeout;
         let _w = self.lock_writes(deadline).await?;
-        let n = within_deadline(deadline, self.store.delete_versions(id, env, version)).await?;
-        {
-            let mut idx = self.index.write();
-            let mut all = idx.stored_entries(id);
-            all.retain(|e| {
-                !(env.is_none_or(|en| *en == e.record.environment)
-                    && version.is_none_or(|v| v == e.record.version))
-            });
-            idx.replace_stored(id, all);
-        }
-        self.clear_caches();
-        Ok(n)
+        let out = within_deadline(deadline, op).await?;
+        let rows = within_deadline(deadline, self.store.prompt_versions(id)).await?;
+        self.replace_prompt(id, rows);
+        Ok(out)
     }
 
-    /// Re-reads one prompt from the store (used when another instance changed it).
-    pub async fn refresh_prompt(&self, id: &PromptId) -> ApiResult<()> {
-        let _w = self.write_lock.lock().await;
-        let rows = self.store.prompt_versions(id).await?;
+    /// Replaces one prompt's versions in the index with `rows` (keeping compiled templates).
+    fn replace_prompt(&self, id: &PromptId, rows: Vec<PromptRecord>) {
         let entries: Vec<Arc<PromptEntry>> = {
             let idx = self.index.read();
             rows.into_iter()
@@ -427,6 +550,13 @@ impl App {
         };
         self.index.write().replace_stored(id, entries);
         self.clear_caches();
+    }
+
+    /// Re-reads one prompt from the store (used when another instance changed it).
+    pub async fn refresh_prompt(&self, id: &PromptId) -> ApiResult<()> {
+        let _w = self.write_lock.lock().await;
+        let rows = self.store.prompt_versions(id).await?;
+        self.replace_prompt(id, rows);
         Ok(())
     }
 
@@ -506,6 +636,38 @@ async fn within_deadline<T>(
     }
 }
 
+/// A write waiting in the group-commit queue.
+struct QueuedWrite {
+    ticket: u64,
+    append: promptd_core::Append,
+    /// Where `derive` leaves the compiled template, for the index.
+    template: Arc<parking_lot::Mutex<Option<Prompt>>>,
+    reply: tokio::sync::oneshot::Sender<ApiResult<Arc<PromptEntry>>>,
+}
+
+/// What a version-creating write records about itself in the ledger, and its precondition.
+#[derive(Debug, Clone)]
+pub struct WriteMeta {
+    /// `update` becomes `create` when the environment has no live version.
+    pub origin: Kind,
+    /// Where a copy came from (`staging.v3`, `v2`).
+    pub source: Option<String>,
+    pub message: Option<String>,
+    /// The request's `If-Match` header, checked in the writing transaction.
+    pub if_match: Option<String>,
+}
+
+impl WriteMeta {
+    pub fn new(origin: Kind) -> WriteMeta {
+        WriteMeta {
+            origin,
+            source: None,
+            message: None,
+            if_match: None,
+        }
+    }
+}
+
 /// What a write puts into a new version (the prompt, environment and author come from the
 /// [`Writer`]).
 #[derive(Debug, Clone)]
@@ -542,6 +704,10 @@ impl KeyEntry {
             self.reach.clone(),
             self.record.user_id.clone(),
             self.record.token.clone(),
+            self.record
+                .key_alias
+                .clone()
+                .unwrap_or_else(|| self.record.key_name.clone()),
         )
     }
 }

@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use promptd_core::{
-    Derive, Environment, KeyRecord, NewVersion, PromptId, PromptRecord, Store, StoreError, Version,
+    Act, Append, Check, Environment, Event, EventQuery, KeyRecord, PromptId, PromptRecord,
+    Selection, Store, StoreError, TrashedVersion, Version,
 };
 
 use crate::sql::StoreOptions;
@@ -67,29 +68,21 @@ async fn within<T>(
 
 #[async_trait]
 impl<S: Store> Store for Bounded<S> {
-    async fn append_version(&self, new: NewVersion) -> Result<PromptRecord, StoreError> {
-        within(
-            self.op_limit,
-            "writing a version",
-            self.inner.append_version(new),
-        )
+    async fn append_batch(&self, batch: Vec<Append>) -> Vec<Result<PromptRecord, StoreError>> {
+        let n = batch.len();
+        match within(self.op_limit, "writing versions", async {
+            Ok(self.inner.append_batch(batch).await)
+        })
         .await
-    }
-
-    async fn append_derived(
-        &self,
-        prompt_id: &PromptId,
-        environment: &Environment,
-        base_version: Option<Version>,
-        derive: Derive,
-    ) -> Result<PromptRecord, StoreError> {
-        within(
-            self.op_limit,
-            "writing a version",
-            self.inner
-                .append_derived(prompt_id, environment, base_version, derive),
-        )
-        .await
+        {
+            Ok(results) => results,
+            Err(e) => {
+                let text = e.to_string();
+                (0..n)
+                    .map(|_| Err(StoreError::unavailable(text.clone(), None)))
+                    .collect()
+            }
+        }
     }
 
     async fn prompt_versions(&self, prompt_id: &PromptId) -> Result<Vec<PromptRecord>, StoreError> {
@@ -110,16 +103,70 @@ impl<S: Store> Store for Bounded<S> {
         .await
     }
 
-    async fn delete_versions(
+    async fn trash_versions(
         &self,
-        prompt_id: &PromptId,
-        environment: Option<&Environment>,
-        version: Option<Version>,
-    ) -> Result<u64, StoreError> {
+        sel: &Selection,
+        act: &Act,
+        check: Option<Check>,
+    ) -> Result<Vec<PromptRecord>, StoreError> {
         within(
             self.op_limit,
-            "deleting versions",
-            self.inner.delete_versions(prompt_id, environment, version),
+            "moving versions to the trash",
+            self.inner.trash_versions(sel, act, check),
+        )
+        .await
+    }
+
+    async fn restore_versions(
+        &self,
+        sel: &Selection,
+        act: &Act,
+        check: Option<Check>,
+    ) -> Result<Vec<PromptRecord>, StoreError> {
+        within(
+            self.op_limit,
+            "restoring versions",
+            self.inner.restore_versions(sel, act, check),
+        )
+        .await
+    }
+
+    async fn purge_versions(
+        &self,
+        sel: &Selection,
+        act: &Act,
+    ) -> Result<Vec<(Environment, Version)>, StoreError> {
+        within(
+            self.op_limit,
+            "purging versions",
+            self.inner.purge_versions(sel, act),
+        )
+        .await
+    }
+
+    async fn purge_trashed_before(&self, cutoff_ms: i64) -> Result<Vec<PromptId>, StoreError> {
+        within(
+            self.load_limit,
+            "emptying the trash",
+            self.inner.purge_trashed_before(cutoff_ms),
+        )
+        .await
+    }
+
+    async fn trash(&self, prompt_id: Option<&PromptId>) -> Result<Vec<TrashedVersion>, StoreError> {
+        within(
+            self.op_limit,
+            "reading the trash",
+            self.inner.trash(prompt_id),
+        )
+        .await
+    }
+
+    async fn events(&self, query: &EventQuery) -> Result<Vec<Event>, StoreError> {
+        within(
+            self.op_limit,
+            "reading the history",
+            self.inner.events(query),
         )
         .await
     }

@@ -12,6 +12,7 @@ pub mod listen;
 mod migrate;
 mod queries;
 mod sql;
+mod writes;
 
 pub use backend::{Backend, UnsupportedUrl, redact_url};
 pub use bounded::Bounded;

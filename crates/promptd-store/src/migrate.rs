@@ -6,11 +6,19 @@ use sqlx::{AssertSqlSafe, SqlSafeStr};
 
 use crate::backend::Backend;
 
-const SQLITE: &[(i64, &str, &str)] = &[(
-    1,
-    "initial",
-    include_str!("../migrations/sqlite/0001_initial.sql"),
-)];
+// Version 2 (PostgreSQL's change notifications) has no SQLite counterpart.
+const SQLITE: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "initial",
+        include_str!("../migrations/sqlite/0001_initial.sql"),
+    ),
+    (
+        3,
+        "ledger",
+        include_str!("../migrations/sqlite/0003_ledger.sql"),
+    ),
+];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
         1,
@@ -21,6 +29,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         2,
         "notify",
         include_str!("../migrations/postgres/0002_notify.sql"),
+    ),
+    (
+        3,
+        "ledger",
+        include_str!("../migrations/postgres/0003_ledger.sql"),
     ),
 ];
 

@@ -6,31 +6,86 @@ pub const NEXT_VERSION: &str = "INSERT INTO prompt_counters (prompt_id, environm
      ON CONFLICT (prompt_id, environment) DO UPDATE SET last_version = prompt_counters.last_version + 1 \
      RETURNING last_version";
 
-pub const INSERT_VERSION: &str = "INSERT INTO prompt_versions \
-     (id, prompt_id, version, environment, created_by, litellm_params, prompt_info, created_at, updated_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+/// The columns of a version, in the order `prompt_row` reads them.
+macro_rules! version_cols {
+    () => {
+        "id, prompt_id, version, environment, created_by, litellm_params, prompt_info, created_at, updated_at, \
+         origin, origin_source, message, actor, content_sha256"
+    };
+}
+pub(crate) use version_cols;
 
-pub const SELECT_PROMPT: &str = "SELECT id, prompt_id, version, environment, created_by, litellm_params, prompt_info, created_at, updated_at \
-     FROM prompt_versions WHERE prompt_id = $1 ORDER BY environment, version";
+pub const INSERT_VERSION: &str = concat!(
+    "INSERT INTO prompt_versions (",
+    version_cols!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+);
 
-pub const SELECT_LATEST_IN_ENV: &str = "SELECT id, prompt_id, version, environment, created_by, litellm_params, prompt_info, created_at, updated_at \
-     FROM prompt_versions WHERE prompt_id = $1 AND environment = $2 ORDER BY version DESC LIMIT 1";
+/// A rejected derived append gives its number back (the counter row is locked by this
+/// transaction, so no one took a later number meanwhile).
+pub const RETURN_VERSION: &str = "UPDATE prompt_counters SET last_version = last_version - 1 \
+     WHERE prompt_id = $1 AND environment = $2";
 
-pub const SELECT_ONE_VERSION: &str = "SELECT id, prompt_id, version, environment, created_by, litellm_params, prompt_info, created_at, updated_at \
-     FROM prompt_versions WHERE prompt_id = $1 AND environment = $2 AND version = $3";
+pub const SELECT_PROMPT: &str = concat!(
+    "SELECT ",
+    version_cols!(),
+    " FROM prompt_versions WHERE prompt_id = $1 AND deleted_at IS NULL ORDER BY environment, version"
+);
 
-pub const SELECT_ALL: &str = "SELECT id, prompt_id, version, environment, created_by, litellm_params, prompt_info, created_at, updated_at \
-     FROM prompt_versions ORDER BY prompt_id, environment, version";
+pub const SELECT_LATEST_IN_ENV: &str = concat!(
+    "SELECT ",
+    version_cols!(),
+    " FROM prompt_versions WHERE prompt_id = $1 AND environment = $2 AND deleted_at IS NULL ORDER BY version DESC LIMIT 1"
+);
 
-pub const DELETE_ONE: &str =
-    "DELETE FROM prompt_versions WHERE prompt_id = $1 AND environment = $2 AND version = $3";
-pub const DELETE_ENV: &str =
-    "DELETE FROM prompt_versions WHERE prompt_id = $1 AND environment = $2";
-pub const DELETE_ALL: &str = "DELETE FROM prompt_versions WHERE prompt_id = $1";
-/// Forget the numbering of environments that no longer have any version, so a prompt that is
-/// deleted and created again starts at 1 as in LiteLLM.
+pub const SELECT_ONE_VERSION: &str = concat!(
+    "SELECT ",
+    version_cols!(),
+    " FROM prompt_versions WHERE prompt_id = $1 AND environment = $2 AND version = $3 AND deleted_at IS NULL"
+);
+
+pub const SELECT_ALL: &str = concat!(
+    "SELECT ",
+    version_cols!(),
+    " FROM prompt_versions WHERE deleted_at IS NULL ORDER BY prompt_id, environment, version"
+);
+
+/// Locks the numbering of every environment of a prompt (`$2` = one environment), so a trash,
+/// restore or purge and its check see no concurrent append.
+pub const LOCK_COUNTERS: &str =
+    "UPDATE prompt_counters SET last_version = last_version WHERE prompt_id = $1";
+pub const LOCK_COUNTER: &str = "UPDATE prompt_counters SET last_version = last_version \
+     WHERE prompt_id = $1 AND environment = $2";
+
+/// Trash: `$1` deleted_at, `$2` deleted_by, `$3` prompt, then the selection's environment and
+/// version (appended by the caller).
+pub const TRASH: &str = "UPDATE prompt_versions SET deleted_at = $1, deleted_by = $2 \
+     WHERE deleted_at IS NULL AND prompt_id = $3";
+pub const RESTORE: &str = "UPDATE prompt_versions SET deleted_at = NULL, deleted_by = NULL \
+     WHERE deleted_at IS NOT NULL AND prompt_id = $1";
+pub const PURGE: &str = "DELETE FROM prompt_versions WHERE prompt_id = $1";
+pub const PURGE_TRASHED_BEFORE: &str = "DELETE FROM prompt_versions \
+     WHERE deleted_at IS NOT NULL AND deleted_at < $1 \
+     RETURNING prompt_id, environment, version, content_sha256, litellm_params";
+
+pub const SELECT_TRASH: &str = concat!(
+    "SELECT ",
+    version_cols!(),
+    ", deleted_at, deleted_by FROM prompt_versions WHERE deleted_at IS NOT NULL"
+);
+
+/// Forget the numbering of environments that no longer have any version, live or trashed, so a
+/// purged prompt created again starts at 1 as in LiteLLM.
 pub const DELETE_EMPTY_COUNTERS: &str = "DELETE FROM prompt_counters WHERE prompt_id = $1 \
      AND NOT EXISTS (SELECT 1 FROM prompt_versions v WHERE v.prompt_id = prompt_counters.prompt_id AND v.environment = prompt_counters.environment)";
+pub const DELETE_ALL_EMPTY_COUNTERS: &str = "DELETE FROM prompt_counters WHERE NOT EXISTS \
+     (SELECT 1 FROM prompt_versions v WHERE v.prompt_id = prompt_counters.prompt_id AND v.environment = prompt_counters.environment)";
+
+/// Takes `$1` ledger numbers; run last in a transaction, so numbers follow commit order (the
+/// row stays locked until the commit).
+pub const NEXT_SEQ: &str =
+    "UPDATE ledger_counter SET last_seq = last_seq + $1 WHERE id = 1 RETURNING last_seq";
+pub const EVENT_COLS: &str = "seq, prompt_id, environment, version, kind, source, message, actor, content_sha256, created_at";
 
 pub const INSERT_KEY: &str = "INSERT INTO api_keys \
      (token, key_name, key_alias, user_id, user_role, metadata, expires_at, created_at, created_by) \
@@ -42,9 +97,11 @@ pub const DELETE_KEY: &str = "DELETE FROM api_keys WHERE token = $1 RETURNING to
 pub const PING: &str = "SELECT 1";
 
 /// Import keeps the source's numbers; an existing row (same id or same version) is left alone.
-pub const IMPORT_VERSION: &str = "INSERT INTO prompt_versions \
-     (id, prompt_id, version, environment, created_by, litellm_params, prompt_info, created_at, updated_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING";
+pub const IMPORT_VERSION: &str = concat!(
+    "INSERT INTO prompt_versions (",
+    version_cols!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT DO NOTHING"
+);
 /// After an import the counter must be at least the highest imported version.
 pub const RAISE_COUNTER: &str = "INSERT INTO prompt_counters (prompt_id, environment, last_version) VALUES ($1, $2, $3) \
      ON CONFLICT (prompt_id, environment) DO UPDATE SET last_version = \

@@ -3,18 +3,20 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use promptd_core::time_fmt::now_ms;
+use promptd_core::ledger::RETENTION_ACTOR;
 use promptd_core::{
-    Derive, Environment, JsonObject, KeyRecord, NewVersion, PromptId, PromptRecord, PromptSource,
-    Role, Store, StoreError, Version,
+    Act, Append, Check, Environment, Event, EventQuery, JsonObject, KeyRecord, Kind, PromptId,
+    PromptRecord, PromptSource, Provenance, Role, Selection, Store, StoreError, TrashedVersion,
+    Version, content_sha256,
 };
 use serde_json::{Map, Value};
 use sqlx::any::{AnyPoolOptions, AnyRow};
-use sqlx::{AnyPool, Row};
+use sqlx::{AnyPool, AssertSqlSafe, Row};
 
 use crate::backend::{Backend, redact_url};
 use crate::migrate::{SchemaStatus, migrator, schema_status};
 use crate::queries as q;
+use crate::writes;
 
 /// Pool settings; the defaults suit one promptd instance.
 #[derive(Debug, Clone)]
@@ -196,88 +198,6 @@ impl SqlStore {
 }
 
 /// `sqlite://file.db` → `sqlite://file.db?mode=rwc` so a missing file is created.
-impl SqlStore {
-    /// One append transaction: take the next version number (which locks the environment's
-    /// counter row on PostgreSQL and the database on SQLite, so concurrent writers of the same
-    /// environment queue here), read the base if asked (`Some(None)` = the latest, `Some(Some(v))`
-    /// = version v), let `derive` build the version from it, insert, commit. Dropping the
-    /// transaction on any error rolls everything back, the number included.
-    async fn append_in_tx(
-        &self,
-        prompt_id: &PromptId,
-        environment: &Environment,
-        base: Option<Option<Version>>,
-        derive: Derive,
-    ) -> Result<PromptRecord, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
-        let version: i64 = sqlx::query_scalar(q::NEXT_VERSION)
-            .bind(prompt_id.as_str())
-            .bind(environment.as_str())
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(map_err)?;
-        let base_row = match base {
-            None => None,
-            Some(None) => sqlx::query(q::SELECT_LATEST_IN_ENV)
-                .bind(prompt_id.as_str())
-                .bind(environment.as_str())
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(map_err)?,
-            Some(Some(v)) => sqlx::query(q::SELECT_ONE_VERSION)
-                .bind(prompt_id.as_str())
-                .bind(environment.as_str())
-                .bind(i64::from(v))
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(map_err)?,
-        };
-        let base_rec = base_row
-            .as_ref()
-            .map(prompt_row)
-            .transpose()
-            .map_err(map_err)?;
-        let new = derive(base_rec.as_ref()).map_err(StoreError::Rejected)?;
-        if new.prompt_id != *prompt_id || new.environment != *environment {
-            return Err(StoreError::internal(
-                format!(
-                    "a derived version for {}/{} was built for {}/{}",
-                    prompt_id, environment, new.prompt_id, new.environment
-                ),
-                None,
-            ));
-        }
-        let id = uuid::Uuid::new_v4().to_string();
-        let now = now_ms();
-        sqlx::query(q::INSERT_VERSION)
-            .bind(&id)
-            .bind(new.prompt_id.as_str())
-            .bind(version)
-            .bind(new.environment.as_str())
-            .bind(new.created_by.clone())
-            .bind(json_text(&new.litellm_params))
-            .bind(json_text(&new.prompt_info))
-            .bind(now)
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
-        tx.commit().await.map_err(map_err)?;
-        Ok(PromptRecord {
-            id,
-            prompt_id: new.prompt_id,
-            version: u32::try_from(version).unwrap_or(u32::MAX),
-            environment: new.environment,
-            created_by: new.created_by,
-            litellm_params: JsonObject::from_map(&new.litellm_params),
-            prompt_info: JsonObject::from_map(&new.prompt_info),
-            created_at: Some(now),
-            updated_at: Some(now),
-            source: PromptSource::Db,
-        })
-    }
-}
-
 fn sqlite_url(url: &str) -> String {
     if url.contains("mode=") || url.contains(":memory:") {
         url.to_owned()
@@ -288,7 +208,7 @@ fn sqlite_url(url: &str) -> String {
     }
 }
 
-fn map_err(e: sqlx::Error) -> StoreError {
+pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
     match &e {
         sqlx::Error::Database(db) if db.is_unique_violation() => {
             StoreError::Conflict(db.message().to_owned())
@@ -319,21 +239,49 @@ fn json_text(m: &Map<String, Value>) -> String {
     serde_json::to_string(m).unwrap_or_else(|_| "{}".to_owned())
 }
 
-fn prompt_row(row: &AnyRow) -> Result<PromptRecord, sqlx::Error> {
+pub(crate) fn prompt_row(row: &AnyRow) -> Result<PromptRecord, sqlx::Error> {
     let version: i64 = row.try_get("version")?;
     let litellm_params: String = row.try_get("litellm_params")?;
     let prompt_info: String = row.try_get("prompt_info")?;
+    let hash: Option<String> = row.try_get("content_sha256")?;
+    let origin: String = row.try_get("origin")?;
     Ok(PromptRecord {
         id: row.try_get("id")?,
         prompt_id: PromptId::from_trusted(row.try_get::<String, _>("prompt_id")?),
         version: u32::try_from(version).unwrap_or(u32::MAX),
         environment: Environment::from_trusted(row.try_get::<String, _>("environment")?),
         created_by: row.try_get("created_by")?,
-        litellm_params: JsonObject::from_stored(&litellm_params),
         prompt_info: JsonObject::from_stored(&prompt_info),
         created_at: Some(row.try_get("created_at")?),
         updated_at: Some(row.try_get("updated_at")?),
         source: PromptSource::Db,
+        provenance: Provenance {
+            origin: Kind::parse(&origin),
+            source: row.try_get("origin_source")?,
+            message: row.try_get("message")?,
+            actor: row.try_get("actor")?,
+        },
+        // Rows written before the ledger have no stored hash: compute it.
+        content_sha256: hash.unwrap_or_else(|| content_sha256(&litellm_params)),
+        litellm_params: JsonObject::from_stored(&litellm_params),
+    })
+}
+
+fn event_row(row: &AnyRow) -> Result<Event, sqlx::Error> {
+    let env: Option<String> = row.try_get("environment")?;
+    let version: Option<i64> = row.try_get("version")?;
+    let kind: String = row.try_get("kind")?;
+    Ok(Event {
+        seq: row.try_get("seq")?,
+        prompt_id: PromptId::from_trusted(row.try_get::<String, _>("prompt_id")?),
+        environment: env.map(Environment::from_trusted),
+        version: version.and_then(|v| u32::try_from(v).ok()),
+        kind: Kind::parse(&kind),
+        source: row.try_get("source")?,
+        message: row.try_get("message")?,
+        actor: row.try_get("actor")?,
+        content_sha256: row.try_get("content_sha256")?,
+        at: row.try_get("created_at")?,
     })
 }
 
@@ -355,22 +303,30 @@ fn key_row(row: &AnyRow) -> Result<KeyRecord, sqlx::Error> {
 
 #[async_trait]
 impl Store for SqlStore {
-    async fn append_version(&self, new: NewVersion) -> Result<PromptRecord, StoreError> {
-        let (prompt_id, environment) = (new.prompt_id.clone(), new.environment.clone());
-        // A plain append needs no base: skip reading one.
-        self.append_in_tx(&prompt_id, &environment, None, Box::new(move |_| Ok(new)))
-            .await
-    }
-
-    async fn append_derived(
-        &self,
-        prompt_id: &PromptId,
-        environment: &Environment,
-        base_version: Option<Version>,
-        derive: Derive,
-    ) -> Result<PromptRecord, StoreError> {
-        self.append_in_tx(prompt_id, environment, Some(base_version), derive)
-            .await
+    async fn append_batch(&self, batch: Vec<Append>) -> Vec<Result<PromptRecord, StoreError>> {
+        let n = batch.len();
+        let run = async {
+            let mut tx = self.pool.begin().await.map_err(map_err)?;
+            let results = writes::append_batch(&mut tx, batch).await?;
+            tx.commit().await.map_err(map_err)?;
+            Ok::<_, StoreError>(results)
+        };
+        match run.await {
+            Ok(results) => results,
+            // Nothing was committed: every append of the batch failed with this error.
+            Err(e) => {
+                let text = promptd_core::error_chain(&e);
+                let mut out = Vec::with_capacity(n);
+                out.push(Err(e));
+                out.extend((1..n).map(|_| {
+                    Err(StoreError::unavailable(
+                        format!("the batch this write was committed with failed: {text}"),
+                        None,
+                    ))
+                }));
+                out
+            }
+        }
     }
 
     async fn prompt_versions(&self, prompt_id: &PromptId) -> Result<Vec<PromptRecord>, StoreError> {
@@ -397,50 +353,116 @@ impl Store for SqlStore {
         Ok(out)
     }
 
-    async fn delete_versions(
+    async fn trash_versions(
         &self,
-        prompt_id: &PromptId,
-        environment: Option<&Environment>,
-        version: Option<Version>,
-    ) -> Result<u64, StoreError> {
+        sel: &Selection,
+        act: &Act,
+        check: Option<Check>,
+    ) -> Result<Vec<PromptRecord>, StoreError> {
         let mut tx = self.pool.begin().await.map_err(map_err)?;
-        let done = match (environment, version) {
-            (Some(env), Some(v)) => {
-                sqlx::query(q::DELETE_ONE)
-                    .bind(prompt_id.as_str())
-                    .bind(env.as_str())
-                    .bind(i64::from(v))
-                    .execute(&mut *tx)
-                    .await
+        let out = writes::trash(&mut tx, sel, act, check).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(out)
+    }
+
+    async fn restore_versions(
+        &self,
+        sel: &Selection,
+        act: &Act,
+        check: Option<Check>,
+    ) -> Result<Vec<PromptRecord>, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let out = writes::restore(&mut tx, sel, act, check).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(out)
+    }
+
+    async fn purge_versions(
+        &self,
+        sel: &Selection,
+        act: &Act,
+    ) -> Result<Vec<(Environment, Version)>, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let out = writes::purge(&mut tx, sel, act).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(out)
+    }
+
+    async fn purge_trashed_before(&self, cutoff_ms: i64) -> Result<Vec<PromptId>, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let out = writes::purge_trashed_before(&mut tx, cutoff_ms, RETENTION_ACTOR).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(out)
+    }
+
+    async fn trash(&self, prompt_id: Option<&PromptId>) -> Result<Vec<TrashedVersion>, StoreError> {
+        let order = " ORDER BY deleted_at DESC, prompt_id, environment, version DESC";
+        let rows = match prompt_id {
+            Some(id) => {
+                sqlx::query(AssertSqlSafe(format!(
+                    "{} AND prompt_id = $1{order}",
+                    q::SELECT_TRASH
+                )))
+                .bind(id.as_str().to_owned())
+                .fetch_all(&self.pool)
+                .await
             }
-            (Some(env), None) => {
-                sqlx::query(q::DELETE_ENV)
-                    .bind(prompt_id.as_str())
-                    .bind(env.as_str())
-                    .execute(&mut *tx)
+            None => {
+                sqlx::query(AssertSqlSafe(format!("{}{order}", q::SELECT_TRASH)))
+                    .fetch_all(&self.pool)
                     .await
-            }
-            (None, None) => {
-                sqlx::query(q::DELETE_ALL)
-                    .bind(prompt_id.as_str())
-                    .execute(&mut *tx)
-                    .await
-            }
-            (None, Some(_)) => {
-                return Err(StoreError::internal(
-                    "deleting one version needs its environment",
-                    None,
-                ));
             }
         }
         .map_err(map_err)?;
-        sqlx::query(q::DELETE_EMPTY_COUNTERS)
-            .bind(prompt_id.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
-        tx.commit().await.map_err(map_err)?;
-        Ok(done.rows_affected())
+        rows.iter()
+            .map(|row| {
+                Ok(TrashedVersion {
+                    record: prompt_row(row)?,
+                    deleted_at: row.try_get("deleted_at")?,
+                    deleted_by: row.try_get("deleted_by")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(map_err)
+    }
+
+    async fn events(&self, query: &EventQuery) -> Result<Vec<Event>, StoreError> {
+        let mut sql = format!("SELECT {} FROM prompt_events WHERE 1 = 1", q::EVENT_COLS);
+        let mut n = 0;
+        let mut param = || {
+            n += 1;
+            n
+        };
+        if query.prompt_id.is_some() {
+            sql.push_str(&format!(" AND prompt_id = ${}", param()));
+        }
+        if query.before.is_some() {
+            sql.push_str(&format!(" AND seq < ${}", param()));
+        }
+        if query.after.is_some() {
+            sql.push_str(&format!(" AND seq > ${}", param()));
+        }
+        sql.push_str(if query.newest_first {
+            " ORDER BY seq DESC"
+        } else {
+            " ORDER BY seq"
+        });
+        sql.push_str(&format!(" LIMIT {}", query.limit));
+        let mut qy = sqlx::query(AssertSqlSafe(sql));
+        if let Some(id) = &query.prompt_id {
+            qy = qy.bind(id.as_str().to_owned());
+        }
+        if let Some(b) = query.before {
+            qy = qy.bind(b);
+        }
+        if let Some(a) = query.after {
+            qy = qy.bind(a);
+        }
+        let rows = qy.fetch_all(&self.pool).await.map_err(map_err)?;
+        rows.iter()
+            .map(event_row)
+            .collect::<Result<_, _>>()
+            .map_err(map_err)
     }
 
     async fn insert_key(&self, key: &KeyRecord) -> Result<(), StoreError> {
@@ -494,28 +516,9 @@ impl Store for SqlStore {
 
     async fn import_version(&self, rec: &PromptRecord) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await.map_err(map_err)?;
-        let done = sqlx::query(q::IMPORT_VERSION)
-            .bind(&rec.id)
-            .bind(rec.prompt_id.as_str())
-            .bind(i64::from(rec.version))
-            .bind(rec.environment.as_str())
-            .bind(rec.created_by.clone())
-            .bind(rec.litellm_params.as_str())
-            .bind(rec.prompt_info.as_str())
-            .bind(rec.created_at.unwrap_or_else(now_ms))
-            .bind(rec.updated_at.or(rec.created_at).unwrap_or_else(now_ms))
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
-        sqlx::query(q::RAISE_COUNTER)
-            .bind(rec.prompt_id.as_str())
-            .bind(rec.environment.as_str())
-            .bind(i64::from(rec.version))
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
+        let done = writes::import(&mut tx, rec).await?;
         tx.commit().await.map_err(map_err)?;
-        Ok(done.rows_affected() == 1)
+        Ok(done)
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -3,7 +3,10 @@
 
 use std::sync::Arc;
 
-use promptd_core::{Environment, KeyRecord, NewVersion, PromptId, Role, Store, StoreError};
+use promptd_core::{
+    Act, Append, Environment, EventQuery, KeyRecord, Kind, NewVersion, PromptId, Provenance, Role,
+    Selection, Store, StoreError,
+};
 use promptd_store::{SqlStore, StoreOptions};
 use serde_json::{Map, json};
 
@@ -99,6 +102,9 @@ fn new_version(id: &str, env: &str, content: &str) -> NewVersion {
         created_by: Some("tester".into()),
         litellm_params: params,
         prompt_info: info,
+        provenance: Provenance::new(Kind::Update)
+            .with_actor(Some("tester".into()))
+            .with_message(Some(format!("set {content}"))),
     }
 }
 
@@ -117,7 +123,14 @@ conformance!(
     versions_are_numbered_per_prompt_and_environment,
     records_round_trip_with_their_json_and_authors,
     concurrent_appends_get_consecutive_versions,
-    deleting_one_version_keeps_the_numbering_and_deleting_all_resets_it,
+    deleting_moves_to_the_trash_keeps_numbers_taken_and_purging_resets_them,
+    every_event_records_its_version_hash_actor_and_message,
+    a_batch_commits_every_append_with_its_own_number_and_event_and_skips_a_rejected_one,
+    if_match_on_an_append_refuses_when_the_environment_moved_on,
+    a_check_sees_the_live_versions_and_a_refusal_trashes_nothing,
+    the_trash_retention_purges_only_versions_deleted_before_the_cutoff,
+    event_numbers_follow_commit_order_under_concurrent_writers,
+    an_imported_version_keeps_its_number_and_records_an_import_event,
     keys_are_stored_listed_and_deleted_by_token,
     a_duplicate_key_alias_is_a_conflict,
     migrating_twice_is_harmless_and_the_schema_is_up_to_date,
@@ -205,37 +218,366 @@ async fn concurrent_appends_get_consecutive_versions(s: &SqlStore) {
     assert_eq!(versions, (1..=32).collect::<Vec<u32>>());
 }
 
-async fn deleting_one_version_keeps_the_numbering_and_deleting_all_resets_it(s: &SqlStore) {
+fn sel(id: &str, env: Option<&str>, version: Option<u32>) -> Selection {
+    Selection {
+        prompt_id: PromptId::from_trusted(id),
+        environment: env.map(Environment::from_trusted),
+        version,
+    }
+}
+
+fn act(message: &str) -> Act {
+    Act {
+        actor: Some("tester".into()),
+        message: Some(message.into()),
+    }
+}
+
+async fn kinds_of(s: &SqlStore, id: &str) -> Vec<(Kind, Option<u32>)> {
+    s.events(&EventQuery {
+        prompt_id: Some(PromptId::from_trusted(id)),
+        before: None,
+        after: None,
+        newest_first: false,
+        limit: 1000,
+    })
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|e| (e.kind, e.version))
+    .collect()
+}
+
+async fn deleting_moves_to_the_trash_keeps_numbers_taken_and_purging_resets_them(s: &SqlStore) {
     let id = PromptId::from_trusted("d");
-    let dev = Environment::from_trusted("development");
     for _ in 0..3 {
         s.append_version(new_version("d", "development", "x"))
             .await
             .unwrap();
     }
+    let gone = s
+        .trash_versions(&sel("d", Some("development"), Some(3)), &act("bye"), None)
+        .await
+        .unwrap();
+    assert_eq!(gone.iter().map(|r| r.version).collect::<Vec<_>>(), [3]);
     assert_eq!(
-        s.delete_versions(&id, Some(&dev), Some(3)).await.unwrap(),
-        1
+        s.prompt_versions(&id).await.unwrap().len(),
+        2,
+        "reads skip the trash"
     );
     assert_eq!(
         s.append_version(new_version("d", "development", "x"))
             .await
             .unwrap()
             .version,
-        4
+        4,
+        "a trashed number is not reused"
     );
+    let nothing = s
+        .trash_versions(&sel("d", Some("development"), Some(9)), &act(""), None)
+        .await
+        .unwrap();
+    assert!(nothing.is_empty());
     assert_eq!(
-        s.delete_versions(&id, Some(&dev), Some(9)).await.unwrap(),
-        0
+        s.trash_versions(&sel("d", None, None), &act("all"), None)
+            .await
+            .unwrap()
+            .len(),
+        3
     );
-    assert_eq!(s.delete_versions(&id, None, None).await.unwrap(), 3);
     assert!(s.prompt_versions(&id).await.unwrap().is_empty());
+    let trash = s.trash(Some(&id)).await.unwrap();
+    assert_eq!(trash.len(), 4);
+    assert!(
+        trash
+            .iter()
+            .all(|t| t.deleted_by.as_deref() == Some("tester"))
+    );
+    assert_eq!(
+        s.append_version(new_version("d", "development", "y"))
+            .await
+            .unwrap()
+            .version,
+        5,
+        "numbers continue while versions sit in the trash"
+    );
+    // Restore one version, then the rest: original numbers come back.
+    let back = s
+        .restore_versions(&sel("d", Some("development"), Some(3)), &act("oops"), None)
+        .await
+        .unwrap();
+    assert_eq!(back.iter().map(|r| r.version).collect::<Vec<_>>(), [3]);
+    let back = s
+        .restore_versions(&sel("d", None, None), &act("all back"), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        back.iter().map(|r| r.version).collect::<Vec<_>>(),
+        [1, 2, 4]
+    );
+    assert_eq!(
+        s.prompt_versions(&id)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.version)
+            .collect::<Vec<_>>(),
+        [1, 2, 3, 4, 5]
+    );
+    assert!(s.trash(Some(&id)).await.unwrap().is_empty());
+    // Purge destroys everything (live and trashed) and forgets the numbering.
+    s.trash_versions(&sel("d", Some("development"), Some(5)), &act(""), None)
+        .await
+        .unwrap();
+    let purged = s
+        .purge_versions(&sel("d", None, None), &act("gone"))
+        .await
+        .unwrap();
+    assert_eq!(purged.len(), 5);
+    assert!(s.trash(Some(&id)).await.unwrap().is_empty());
     assert_eq!(
         s.append_version(new_version("d", "development", "x"))
             .await
             .unwrap()
             .version,
         1
+    );
+    let kinds: Vec<Kind> = kinds_of(s, "d").await.into_iter().map(|k| k.0).collect();
+    use Kind::*;
+    assert_eq!(
+        kinds,
+        [
+            Update, Update, Update, Delete, Update, Delete, Delete, Delete, Update, Restore,
+            Restore, Restore, Restore, Delete, Purge, Purge, Purge, Purge, Purge, Update
+        ]
+    );
+}
+
+async fn every_event_records_its_version_hash_actor_and_message(s: &SqlStore) {
+    let rec = s
+        .append_version(new_version("e", "staging", "hello"))
+        .await
+        .unwrap();
+    assert_eq!(
+        rec.content_sha256,
+        promptd_core::content_sha256(rec.litellm_params.as_str())
+    );
+    assert_eq!(rec.provenance.message.as_deref(), Some("set hello"));
+    let read = &s.prompt_versions(&rec.prompt_id).await.unwrap()[0];
+    assert_eq!(read, &rec, "provenance and hash round-trip");
+    let events = s
+        .events(&EventQuery {
+            prompt_id: Some(rec.prompt_id.clone()),
+            before: None,
+            after: None,
+            newest_first: true,
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 1);
+    let e = &events[0];
+    assert_eq!(e.kind, Kind::Update);
+    assert_eq!(
+        e.environment.as_ref().map(Environment::as_str),
+        Some("staging")
+    );
+    assert_eq!(e.version, Some(1));
+    assert_eq!(e.actor.as_deref(), Some("tester"));
+    assert_eq!(e.message.as_deref(), Some("set hello"));
+    assert_eq!(
+        e.content_sha256.as_deref(),
+        Some(rec.content_sha256.as_str())
+    );
+}
+
+async fn a_batch_commits_every_append_with_its_own_number_and_event_and_skips_a_rejected_one(
+    s: &SqlStore,
+) {
+    let mut batch = Vec::new();
+    for i in 0..10 {
+        if i == 4 {
+            batch.push(Append {
+                prompt_id: PromptId::from_trusted("g"),
+                environment: Environment::from_trusted("development"),
+                base: Some(None),
+                if_match: None,
+                derive: Box::new(|_| Err("refused".into())),
+            });
+        } else {
+            batch.push(Append::plain(new_version(
+                "g",
+                "development",
+                &i.to_string(),
+            )));
+        }
+    }
+    batch.push(Append::plain(new_version(
+        "h",
+        "production",
+        "other prompt",
+    )));
+    let results = s.append_batch(batch).await;
+    assert_eq!(results.len(), 11);
+    assert!(matches!(results[4], Err(StoreError::Rejected(_))));
+    let versions: Vec<u32> = results
+        .iter()
+        .filter_map(|r| r.as_ref().ok())
+        .filter(|r| r.prompt_id.as_str() == "g")
+        .map(|r| r.version)
+        .collect();
+    assert_eq!(
+        versions,
+        (1..=9).collect::<Vec<u32>>(),
+        "no gap where the rejected one was"
+    );
+    assert_eq!(kinds_of(s, "g").await.len(), 9);
+    assert_eq!(kinds_of(s, "h").await, [(Kind::Update, Some(1))]);
+}
+
+async fn if_match_on_an_append_refuses_when_the_environment_moved_on(s: &SqlStore) {
+    let v1 = s
+        .append_version(new_version("m", "production", "one"))
+        .await
+        .unwrap();
+    let tag1 = v1.etag();
+    let with_tag = |tag: String, content: &'static str| Append {
+        if_match: Some(tag),
+        ..Append::plain(new_version("m", "production", content))
+    };
+    let ok = s.append_batch(vec![with_tag(tag1.clone(), "two")]).await;
+    let v2 = ok.into_iter().next().unwrap().unwrap();
+    assert_eq!(v2.version, 2);
+    let stale = s.append_batch(vec![with_tag(tag1, "three")]).await;
+    match stale.into_iter().next().unwrap() {
+        Err(StoreError::Rejected(e)) => {
+            let p = e.downcast::<promptd_core::PreconditionFailed>().unwrap();
+            assert_eq!(p.current, Some(v2.etag()));
+        }
+        other => panic!("expected a failed precondition, got {other:?}"),
+    }
+    assert_eq!(
+        s.append_version(new_version("m", "production", "four"))
+            .await
+            .unwrap()
+            .version,
+        3,
+        "the refused write took no number"
+    );
+}
+
+async fn a_check_sees_the_live_versions_and_a_refusal_trashes_nothing(s: &SqlStore) {
+    s.append_version(new_version("c", "development", "x"))
+        .await
+        .unwrap();
+    let refused = s
+        .trash_versions(
+            &sel("c", None, None),
+            &act(""),
+            Some(Box::new(|live| {
+                assert_eq!(live.len(), 1);
+                Err("no".into())
+            })),
+        )
+        .await;
+    assert!(matches!(refused, Err(StoreError::Rejected(_))));
+    assert_eq!(
+        s.prompt_versions(&PromptId::from_trusted("c"))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        kinds_of(s, "c").await.len(),
+        1,
+        "no event for a refused change"
+    );
+}
+
+async fn the_trash_retention_purges_only_versions_deleted_before_the_cutoff(s: &SqlStore) {
+    for id in ["old", "new"] {
+        s.append_version(new_version(id, "development", "x"))
+            .await
+            .unwrap();
+    }
+    s.trash_versions(&sel("old", None, None), &act(""), None)
+        .await
+        .unwrap();
+    let cutoff = promptd_core::time_fmt::now_ms() + 1;
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    s.trash_versions(&sel("new", None, None), &act(""), None)
+        .await
+        .unwrap();
+    let touched = s.purge_trashed_before(cutoff).await.unwrap();
+    assert_eq!(touched, [PromptId::from_trusted("old")]);
+    assert_eq!(s.trash(None).await.unwrap().len(), 1);
+    let last = kinds_of(s, "old").await;
+    assert_eq!(last.last(), Some(&(Kind::Purge, Some(1))));
+}
+
+async fn event_numbers_follow_commit_order_under_concurrent_writers(s: &SqlStore) {
+    let store = Arc::new(s.clone());
+    let mut tasks = Vec::new();
+    for i in 0..32 {
+        let st = store.clone();
+        tasks.push(tokio::spawn(async move {
+            st.append_version(new_version(&format!("p{}", i % 4), "development", "x"))
+                .await
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    let events = s
+        .events(&EventQuery {
+            prompt_id: None,
+            before: None,
+            after: None,
+            newest_first: false,
+            limit: 1000,
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        events.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        (1..=32).collect::<Vec<i64>>(),
+        "one event per write, numbered without gaps"
+    );
+    // Paging from a cursor returns exactly the rest.
+    let rest = s
+        .events(&EventQuery {
+            prompt_id: None,
+            before: None,
+            after: Some(20),
+            newest_first: false,
+            limit: 1000,
+        })
+        .await
+        .unwrap();
+    assert_eq!(rest.len(), 12);
+}
+
+async fn an_imported_version_keeps_its_number_and_records_an_import_event(s: &SqlStore) {
+    let mut rec = s
+        .append_version(new_version("src", "development", "x"))
+        .await
+        .unwrap();
+    rec.prompt_id = PromptId::from_trusted("imp");
+    rec.id = "row-imp".into();
+    rec.version = 7;
+    assert!(s.import_version(&rec).await.unwrap());
+    assert!(
+        !s.import_version(&rec).await.unwrap(),
+        "second import is a no-op"
+    );
+    assert_eq!(kinds_of(s, "imp").await, [(Kind::Import, Some(7))]);
+    assert_eq!(
+        s.append_version(new_version("imp", "development", "y"))
+            .await
+            .unwrap()
+            .version,
+        8
     );
 }
 

@@ -95,6 +95,10 @@ fn convert(row: &LiteLlmRow) -> Result<PromptRecord, String> {
         created_at: row.created_at,
         updated_at: row.updated_at.or(row.created_at),
         source: PromptSource::Db,
+        provenance: promptd_core::Provenance::new(promptd_core::Kind::Import)
+            .with_source("litellm")
+            .with_actor(row.created_by.clone()),
+        content_sha256: promptd_core::content_sha256_of(&litellm_params),
     })
 }
 

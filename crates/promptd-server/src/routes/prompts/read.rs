@@ -3,9 +3,8 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::State;
-use axum::http::header;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use promptd_core::{PromptId, PromptRef};
@@ -15,8 +14,10 @@ use serde_json::{Value, json};
 use super::{EnvQuery, env_param, not_found, path_ref};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, FieldError};
-use crate::extract::{PromptIdPath, QueryParams};
-use crate::state::{AppState, INFO_CACHE_ENTRIES, LIST_CACHE_ENTRIES, ListKey, PromptEntry};
+use crate::extract::{Conditions, PromptIdPath, QueryParams};
+use crate::state::{
+    AppState, INFO_CACHE_ENTRIES, LIST_CACHE_ENTRIES, ListKey, PromptEntry, Tagged,
+};
 use crate::wire::{self, read_version, spec_json};
 
 #[derive(Debug, Default, Deserialize)]
@@ -56,6 +57,7 @@ pub async fn list(
     State(state): State<AppState>,
     Caller(caller): Caller,
     QueryParams(q): QueryParams<ListQuery>,
+    conds: Conditions,
 ) -> ApiResult<Response> {
     let env = env_param("query parameter environment", q.environment.as_deref())?;
     let page = page_of(&q)?;
@@ -65,8 +67,8 @@ pub async fn list(
         page_size: q.page_size,
     };
     let cacheable = caller.reads_everything();
-    if cacheable && let Some(hit) = state.list_cache.read().get(&key) {
-        return Ok(json_bytes(hit.clone()));
+    if cacheable && let Some(hit) = state.list_cache.read().get(&key).cloned() {
+        return Ok(tagged(hit, &conds));
     }
     let generation = state.cache_generation();
     let entries = state.index.read().latest(env.as_ref(), |id| {
@@ -83,11 +85,39 @@ pub async fn list(
         }
     };
     let bytes = to_bytes(&body)?;
+    // A list has no single version: its tag is a digest of the answer itself.
+    let digest = promptd_core::content_sha256(&String::from_utf8_lossy(&bytes));
+    let answer = Tagged {
+        etag: header_value(&format!("\"list.{}\"", &digest[..16]))?,
+        body: bytes,
+    };
     if cacheable {
         let cache = &state.list_cache;
-        state.cache_insert(cache, generation, key, bytes.clone(), LIST_CACHE_ENTRIES);
+        state.cache_insert(cache, generation, key, answer.clone(), LIST_CACHE_ENTRIES);
     }
-    Ok(json_bytes(bytes))
+    Ok(tagged(answer, &conds))
+}
+
+fn header_value(tag: &str) -> ApiResult<HeaderValue> {
+    HeaderValue::from_str(tag).map_err(ApiError::internal)
+}
+
+/// A JSON answer with its `ETag`, or 304 when `If-None-Match` names that tag.
+fn tagged(answer: Tagged, conds: &Conditions) -> Response {
+    if conds.not_modified(answer.etag.to_str().unwrap_or_default()) {
+        return (StatusCode::NOT_MODIFIED, [(header::ETAG, answer.etag)]).into_response();
+    }
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
+            (header::ETAG, answer.etag),
+        ],
+        answer.body,
+    )
+        .into_response()
 }
 
 fn to_bytes(body: &Value) -> ApiResult<Bytes> {
@@ -106,14 +136,15 @@ pub async fn info(
     Caller(caller): Caller,
     PromptIdPath(raw): PromptIdPath,
     QueryParams(q): QueryParams<EnvQuery>,
+    conds: Conditions,
 ) -> ApiResult<Response> {
     let r = path_ref(&raw)?;
     caller.reader_of(&r)?;
     let env = env_param("query parameter environment", q.environment.as_deref())?;
     // Same prompt, version and environment → same bytes, whoever asks (permission is above).
     let key = (r.to_string(), env.as_ref().map(|e| e.to_string()));
-    if let Some(hit) = state.info_cache.read().get(&key) {
-        return Ok(json_bytes(hit.clone()));
+    if let Some(hit) = state.info_cache.read().get(&key).cloned() {
+        return Ok(tagged(hit, &conds));
     }
     let generation = state.cache_generation();
     let (entry, environments) = {
@@ -140,10 +171,13 @@ pub async fn info(
         "raw_prompt_template": raw_template,
         "environments": environments,
     });
-    let bytes = to_bytes(&body)?;
+    let answer = Tagged {
+        body: to_bytes(&body)?,
+        etag: header_value(&entry.record.etag())?,
+    };
     let cache = &state.info_cache;
-    state.cache_insert(cache, generation, key, bytes.clone(), INFO_CACHE_ENTRIES);
-    Ok(json_bytes(bytes))
+    state.cache_insert(cache, generation, key, answer.clone(), INFO_CACHE_ENTRIES);
+    Ok(tagged(answer, &conds))
 }
 
 /// `GET /prompts/{id}/versions`: newest first, grouped by environment in serve order.
@@ -152,10 +186,15 @@ pub async fn versions(
     Caller(caller): Caller,
     PromptIdPath(raw): PromptIdPath,
     QueryParams(q): QueryParams<EnvQuery>,
-) -> ApiResult<Json<Value>> {
+    conds: Conditions,
+) -> ApiResult<Response> {
     let r = path_ref(&raw)?;
     let env = env_param("query parameter environment", q.environment.as_deref())?;
-    let all = state.index.read().versions(&r.base, env.as_ref());
+    let (all, served) = {
+        let idx = state.index.read();
+        let served = idx.resolve(&r.base, env.as_ref(), None);
+        (idx.versions(&r.base, env.as_ref()), served)
+    };
     let visible: Vec<Value> = all
         .iter()
         .filter(|e| {
@@ -178,5 +217,17 @@ pub async fn versions(
             r.base
         )));
     }
-    Ok(Json(json!({ "prompts": visible })))
+    // Tagged like the version a read with the same environment serves: a write that changes
+    // what this caller would edit changes the tag.
+    let body = to_bytes(&json!({ "prompts": visible }))?;
+    match served {
+        Some(e) => Ok(tagged(
+            Tagged {
+                body,
+                etag: header_value(&e.record.etag())?,
+            },
+            &conds,
+        )),
+        None => Ok(json_bytes(body)),
+    }
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
-use promptd_core::{Environment, PromptId, PromptRef, Writer};
+use promptd_core::{Environment, Kind, PromptId, PromptRef, Writer};
 use serde_json::Value;
 
 use super::write::written;
@@ -16,8 +16,8 @@ use super::{not_found, path_ref};
 use crate::auth::Caller;
 use crate::body::{Body, Fields, FromBody};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::PromptIdPath;
-use crate::state::{AppState, NewContent, PromptEntry};
+use crate::extract::{Conditions, PromptIdPath};
+use crate::state::{AppState, NewContent, PromptEntry, WriteMeta};
 
 /// The body of `POST /prompts/{id}/promote`.
 pub struct PromoteRequest {
@@ -25,6 +25,7 @@ pub struct PromoteRequest {
     /// The source version; the latest of `from_environment` when absent.
     pub version: Option<u32>,
     pub to_environment: String,
+    pub message: Option<String>,
 }
 
 impl FromBody for PromoteRequest {
@@ -32,10 +33,12 @@ impl FromBody for PromoteRequest {
         let from_environment = f.required_str("from_environment");
         let version = f.version("version", false);
         let to_environment = f.required_str("to_environment");
+        let message = f.message();
         Some(PromoteRequest {
             from_environment: from_environment?,
             version,
             to_environment: to_environment?,
+            message,
         })
     }
 }
@@ -44,6 +47,7 @@ impl FromBody for PromoteRequest {
 pub struct RollbackRequest {
     pub environment: String,
     pub to_version: u32,
+    pub message: Option<String>,
 }
 
 impl FromBody for RollbackRequest {
@@ -54,9 +58,11 @@ impl FromBody for RollbackRequest {
                 .push(crate::error::FieldError::missing(&["body", "to_version"]));
         }
         let to_version = f.version("to_version", false);
+        let message = f.message();
         Some(RollbackRequest {
             environment: environment?,
             to_version: to_version?,
+            message,
         })
     }
 }
@@ -96,10 +102,22 @@ async fn copy_into(
     writer: &Writer,
     from: Arc<PromptEntry>,
     to: Environment,
+    meta: WriteMeta,
 ) -> ApiResult<Json<Value>> {
     let latest = state.index.read().resolve(writer.prompt(), Some(&to), None);
-    if let Some(existing) = latest.filter(|e| e.record.litellm_params == from.record.litellm_params)
+    if let Some(existing) = latest.filter(|e| e.record.content_sha256 == from.record.content_sha256)
     {
+        // Unchanged: nothing to write, but a stale If-Match still fails.
+        if let Some(h) = &meta.if_match
+            && !promptd_core::if_match_allows(h, Some(&existing.record.etag()))
+        {
+            return Err(ApiError::PreconditionFailed(
+                promptd_core::PreconditionFailed {
+                    environment: to,
+                    current: Some(existing.record.etag()),
+                },
+            ));
+        }
         return Ok(written(&existing));
     }
     // The copy has the source's template: reuse its compiled form (compiling it now if no read
@@ -111,7 +129,7 @@ async fn copy_into(
     .map_err(|e| ApiError::Unusable(format!("The source version has no usable template: {e}")))?;
     let env = to.clone();
     let entry = state
-        .append_derived(writer, &to, None, move |_| {
+        .append_derived(writer, &to, None, meta, move |_| {
             let params = from.record.litellm_params.to_map();
             let mut info = from.record.prompt_info.to_map();
             info.insert("environment".into(), env.as_str().into());
@@ -133,6 +151,7 @@ pub async fn promote(
     State(state): State<AppState>,
     Caller(caller): Caller,
     PromptIdPath(raw): PromptIdPath,
+    conds: Conditions,
     Body(req): Body<PromoteRequest>,
 ) -> ApiResult<Json<Value>> {
     let admin = caller.prompt_admin("promote")?;
@@ -143,7 +162,13 @@ pub async fn promote(
     );
     let writer = admin.writer_of(&r.base, [&to])?;
     let src = source(&state, &r.base, &from, req.version.or(r.version))?;
-    copy_into(&state, &writer, src, to).await
+    let meta = WriteMeta {
+        source: Some(format!("{from}.v{}", src.record.version)),
+        message: req.message,
+        if_match: conds.if_match,
+        ..WriteMeta::new(Kind::Promote)
+    };
+    copy_into(&state, &writer, src, to, meta).await
 }
 
 /// `POST /prompts/{id}/rollback`: appends a copy of `to_version` of `environment` as that
@@ -152,6 +177,7 @@ pub async fn rollback(
     State(state): State<AppState>,
     Caller(caller): Caller,
     PromptIdPath(raw): PromptIdPath,
+    conds: Conditions,
     Body(req): Body<RollbackRequest>,
 ) -> ApiResult<Json<Value>> {
     let admin = caller.prompt_admin("roll back")?;
@@ -159,5 +185,11 @@ pub async fn rollback(
     let env = environment("environment", &req.environment)?;
     let writer = admin.writer_of(&r.base, [&env])?;
     let src = source(&state, &r.base, &env, Some(req.to_version))?;
-    copy_into(&state, &writer, src, env).await
+    let meta = WriteMeta {
+        source: Some(format!("v{}", req.to_version)),
+        message: req.message,
+        if_match: conds.if_match,
+        ..WriteMeta::new(Kind::Rollback)
+    };
+    copy_into(&state, &writer, src, env, meta).await
 }

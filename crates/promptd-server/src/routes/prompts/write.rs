@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
-use promptd_core::{Environment, PromptId, PromptRef, Writer};
+use promptd_core::{Act, Environment, Kind, PromptId, PromptRef, Selection, Writer};
 use promptd_template::{Definition, DefinitionError};
 use serde_json::{Map, Value, json};
 
@@ -14,8 +14,8 @@ use super::{EnvQuery, env_param, not_found, path_ref};
 use crate::auth::Caller;
 use crate::body::{Body, Fields, FromBody};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{PromptIdPath, QueryParams};
-use crate::state::{AppState, NewContent, PromptEntry};
+use crate::extract::{Conditions, PromptIdPath, QueryParams};
+use crate::state::{AppState, NewContent, PromptEntry, WriteMeta};
 use crate::wire::{
     environment_of, parse_litellm_params, parse_prompt_info, restore_secrets, spec_json,
 };
@@ -26,6 +26,8 @@ pub struct PromptWrite<const ID_REQUIRED: bool> {
     pub prompt_id: Option<String>,
     pub litellm_params: Map<String, Value>,
     pub prompt_info: Map<String, Value>,
+    /// The commit message recorded with the version.
+    pub message: Option<String>,
 }
 
 pub type CreateRequest = PromptWrite<true>;
@@ -53,10 +55,12 @@ impl<const ID_REQUIRED: bool> FromBody for PromptWrite<ID_REQUIRED> {
             &["body", "prompt_info"],
             f.errors(),
         );
+        let message = f.message();
         Some(PromptWrite {
             prompt_id,
             litellm_params: params?,
             prompt_info: info?,
+            message,
         })
     }
 }
@@ -65,6 +69,7 @@ impl<const ID_REQUIRED: bool> FromBody for PromptWrite<ID_REQUIRED> {
 pub struct PromptPatch {
     pub litellm_params: Option<Map<String, Value>>,
     pub prompt_info: Option<Map<String, Value>>,
+    pub message: Option<String>,
 }
 
 impl FromBody for PromptPatch {
@@ -75,9 +80,11 @@ impl FromBody for PromptPatch {
         let info = f
             .raw("prompt_info")
             .map(|v| parse_prompt_info(Some(v), &["body", "prompt_info"], f.errors()));
+        let message = f.message();
         Some(PromptPatch {
             litellm_params: params.map(Option::unwrap_or_default),
             prompt_info: info.map(Option::unwrap_or_default),
+            message,
         })
     }
 }
@@ -152,11 +159,12 @@ async fn store_version(
     env: Environment,
     (base, base_required): (Option<u32>, bool),
     change: Change,
+    meta: WriteMeta,
 ) -> ApiResult<Json<Value>> {
     let st = state.clone();
     let (id, environment) = (writer.prompt().clone(), env.clone());
     let entry = state
-        .append_derived(writer, &env, base, move |base_rec| {
+        .append_derived(writer, &env, base, meta, move |base_rec| {
             if base_required && base_rec.is_none() {
                 let r = PromptRef {
                     base: id,
@@ -195,6 +203,7 @@ async fn store_version(
 pub async fn create(
     State(state): State<AppState>,
     Caller(caller): Caller,
+    conds: Conditions,
     Body(b): Body<CreateRequest>,
 ) -> ApiResult<Json<Value>> {
     let admin = caller.prompt_admin("create")?;
@@ -216,7 +225,17 @@ pub async fn create(
         info: Some(b.prompt_info),
         fallback: None,
     };
-    store_version(&state, &writer, env, (None, false), change).await
+    let meta = write_meta(Kind::Update, b.message, conds);
+    store_version(&state, &writer, env, (None, false), change, meta).await
+}
+
+/// The ledger fields and precondition of a write.
+fn write_meta(origin: Kind, message: Option<String>, conds: Conditions) -> WriteMeta {
+    WriteMeta {
+        message,
+        if_match: conds.if_match,
+        ..WriteMeta::new(origin)
+    }
 }
 
 /// `PUT /prompts/{id}`: a new version of an existing prompt (in `prompt_info.environment`).
@@ -224,6 +243,7 @@ pub async fn update(
     State(state): State<AppState>,
     Caller(caller): Caller,
     PromptIdPath(raw): PromptIdPath,
+    conds: Conditions,
     Body(b): Body<UpdateRequest>,
 ) -> ApiResult<Json<Value>> {
     let admin = caller.prompt_admin("update")?;
@@ -248,7 +268,8 @@ pub async fn update(
         info: Some(b.prompt_info),
         fallback,
     };
-    store_version(&state, &writer, env, (None, false), change).await
+    let meta = write_meta(Kind::Update, b.message, conds);
+    store_version(&state, &writer, env, (None, false), change, meta).await
 }
 
 /// `PATCH /prompts/{id}?environment=`: replaces the given top-level fields of the latest (or
@@ -258,6 +279,7 @@ pub async fn patch(
     Caller(caller): Caller,
     PromptIdPath(raw): PromptIdPath,
     QueryParams(q): QueryParams<EnvQuery>,
+    conds: Conditions,
     Body(b): Body<PromptPatch>,
 ) -> ApiResult<Json<Value>> {
     let admin = caller.prompt_admin("patch")?;
@@ -295,7 +317,8 @@ pub async fn patch(
         info: b.prompt_info,
         fallback: None,
     };
-    store_version(&state, &writer, env, (r.version, true), change).await
+    let meta = write_meta(Kind::Patch, b.message, conds);
+    store_version(&state, &writer, env, (r.version, true), change, meta).await
 }
 
 /// What a DELETE addresses: the environment to delete from (`None` = all of them).
@@ -344,17 +367,32 @@ fn delete_target(
     }
 }
 
-/// `DELETE /prompts/{id}[.vN]?environment=`: one version, one environment, or everything.
+/// The query of `DELETE /prompts/{id}`.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct DeleteQuery {
+    pub environment: Option<String>,
+    /// Destroy for good (live and trashed versions) instead of moving to the trash.
+    #[serde(default)]
+    pub purge: bool,
+}
+
+/// `DELETE /prompts/{id}[.vN]?environment=`: one version, one environment, or everything,
+/// moved to the trash (reads answer 404 as before; `POST /prompts/{id}/restore` brings them
+/// back). `?purge=true` destroys them for good, from the trash too.
 pub async fn delete(
     State(state): State<AppState>,
     Caller(caller): Caller,
     PromptIdPath(raw): PromptIdPath,
-    QueryParams(q): QueryParams<EnvQuery>,
+    QueryParams(q): QueryParams<DeleteQuery>,
+    conds: Conditions,
 ) -> ApiResult<Json<Value>> {
-    let admin = caller.prompt_admin("delete")?;
+    let admin = caller.prompt_admin(if q.purge { "purge" } else { "delete" })?;
     let r = path_ref(&raw)
         .map_err(|_| ApiError::not_found(format!("Prompt with ID {raw} not found")))?;
     let env = env_param("query parameter environment", q.environment.as_deref())?;
+    if q.purge {
+        return purge(&state, &admin, &r, env, conds).await;
+    }
     // Deleting every environment needs the right to write each of them.
     let touched: Vec<Environment> = match &env {
         Some(e) => vec![e.clone()],
@@ -364,8 +402,21 @@ pub async fn delete(
     };
     let writer = admin.writer_of(&r.base, &touched)?;
     let target = delete_target(&state, &r, env.as_ref())?;
+    let sel = Selection {
+        prompt_id: r.base.clone(),
+        environment: target.clone(),
+        version: r.version,
+    };
+    let act = Act {
+        actor: Some(writer.actor().to_owned()),
+        message: None,
+    };
+    let check = if_match_check(conds.if_match, target.clone());
+    let store = state.store.clone();
     state
-        .delete_versions(&writer, target.as_ref(), r.version)
+        .change_versions(&writer, target.as_ref(), async move {
+            store.trash_versions(&sel, &act, check).await
+        })
         .await?;
     let message = match (r.version, &target) {
         (Some(v), Some(e)) => format!(
@@ -376,4 +427,110 @@ pub async fn delete(
         _ => format!("Prompt {} deleted successfully", r.base),
     };
     Ok(Json(json!({ "message": message })))
+}
+
+/// `DELETE /prompts/{id}?purge=true`: destroys versions for good, live and trashed.
+async fn purge(
+    state: &AppState,
+    admin: &promptd_core::PromptAdmin<'_>,
+    r: &PromptRef,
+    env: Option<Environment>,
+    conds: Conditions,
+) -> ApiResult<Json<Value>> {
+    if state.index.read().is_config(&r.base) {
+        return Err(ApiError::bad_request("Cannot delete config prompts."));
+    }
+    if r.version.is_some() && env.is_none() {
+        return Err(ApiError::bad_request(format!(
+            "Purging one version needs its environment: DELETE /prompts/{r}?environment=<env>&purge=true."
+        )));
+    }
+    // Purging every environment needs the right to write each of them, trashed ones included.
+    let touched: Vec<Environment> = match &env {
+        Some(e) => vec![e.clone()],
+        None => {
+            let mut envs: Vec<Environment> = (state.index.read().environments(&r.base))
+                .into_iter()
+                .map(Environment::from_trusted)
+                .collect();
+            for t in state.store.trash(Some(&r.base)).await? {
+                if !envs.contains(&t.record.environment) {
+                    envs.push(t.record.environment);
+                }
+            }
+            envs
+        }
+    };
+    let writer = admin.writer_of(&r.base, &touched)?;
+    let sel = Selection {
+        prompt_id: r.base.clone(),
+        environment: env.clone(),
+        version: r.version,
+    };
+    let act = Act {
+        actor: Some(writer.actor().to_owned()),
+        message: None,
+    };
+    if let Some(header) = conds.if_match {
+        // Compare-and-swap on purge: checked against the live versions first, in its own
+        // transaction would race; purge is an admin's deliberate act, so the check runs on the
+        // index under the write lock (below) instead.
+        let target = env
+            .clone()
+            .or_else(|| promptd_core::ledger::etag_environment(&header));
+        let current = target.as_ref().and_then(|e| {
+            state
+                .index
+                .read()
+                .resolve(&r.base, Some(e), None)
+                .map(|x| x.record.etag())
+        });
+        if !promptd_core::if_match_allows(&header, current.as_deref()) {
+            return Err(ApiError::PreconditionFailed(
+                promptd_core::PreconditionFailed {
+                    environment: target.unwrap_or_else(Environment::development),
+                    current,
+                },
+            ));
+        }
+    }
+    let store = state.store.clone();
+    let gone = state
+        .change_versions(&writer, env.as_ref(), async move {
+            store.purge_versions(&sel, &act).await
+        })
+        .await?;
+    if gone.is_empty() {
+        return Err(not_found(r, env.as_ref()));
+    }
+    Ok(Json(json!({
+        "message": format!("Purged {} version(s) of prompt {}; they cannot be restored.", gone.len(), r.base),
+        "purged": gone.iter().map(|(e, v)| json!({"environment": e.as_str(), "version": v})).collect::<Vec<_>>(),
+    })))
+}
+
+/// A compare-and-swap check for a change of existing versions: the latest live version of the
+/// environment (`env`, or the one the tag names) must satisfy `If-Match`.
+pub(super) fn if_match_check(
+    if_match: Option<String>,
+    env: Option<Environment>,
+) -> Option<promptd_core::Check> {
+    let header = if_match?;
+    Some(Box::new(move |live: &[promptd_core::PromptRecord]| {
+        let target = env.or_else(|| promptd_core::ledger::etag_environment(&header));
+        let current = target.as_ref().and_then(|e| {
+            live.iter()
+                .filter(|r| r.environment == *e)
+                .max_by_key(|r| r.version)
+                .map(promptd_core::PromptRecord::etag)
+        });
+        if promptd_core::if_match_allows(&header, current.as_deref()) {
+            Ok(())
+        } else {
+            Err(Box::new(promptd_core::PreconditionFailed {
+                environment: target.unwrap_or_else(Environment::development),
+                current,
+            }))
+        }
+    }))
 }

@@ -1,0 +1,501 @@
+//! Every transaction that changes prompt versions, each with its ledger events: appends (many
+//! per transaction: group commit), trash, restore, purge, import.
+//!
+//! **Invariant:** events are inserted by the transaction that makes the change they describe,
+//! and their numbers are taken last (`NEXT_SEQ` locks the ledger counter until the commit), so
+//! event numbers increase in commit order on every instance sharing the database.
+
+use promptd_core::time_fmt::now_ms;
+use promptd_core::{
+    Act, Append, Check, Environment, Kind, NewEvent, PreconditionFailed, PromptId, PromptRecord,
+    PromptSource, Selection, StoreError, Version, content_sha256, if_match_allows,
+};
+use sqlx::any::AnyRow;
+use sqlx::{Any, AnyConnection, AssertSqlSafe, Row};
+
+use crate::queries as q;
+use crate::sql::{map_err, prompt_row};
+
+/// Events inserted per statement (10 parameters each; both backends accept thousands).
+const EVENTS_PER_INSERT: usize = 200;
+
+/// Runs every append of `batch` in one transaction (see `Store::append_batch`).
+pub(crate) async fn append_batch(
+    tx: &mut AnyConnection,
+    batch: Vec<Append>,
+) -> Result<Vec<Result<PromptRecord, StoreError>>, StoreError> {
+    let mut results = Vec::with_capacity(batch.len());
+    let mut events = Vec::with_capacity(batch.len());
+    let now = now_ms();
+    for item in batch {
+        let version: i64 = sqlx::query_scalar(q::NEXT_VERSION)
+            .bind(item.prompt_id.as_str())
+            .bind(item.environment.as_str())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        let base_row = match item.base {
+            None => None,
+            Some(None) => sqlx::query(q::SELECT_LATEST_IN_ENV)
+                .bind(item.prompt_id.as_str())
+                .bind(item.environment.as_str())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(map_err)?,
+            Some(Some(v)) => sqlx::query(q::SELECT_ONE_VERSION)
+                .bind(item.prompt_id.as_str())
+                .bind(item.environment.as_str())
+                .bind(i64::from(v))
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(map_err)?,
+        };
+        let base = base_row
+            .as_ref()
+            .map(prompt_row)
+            .transpose()
+            .map_err(map_err)?;
+        if let Some(header) = &item.if_match {
+            let latest = match item.base {
+                Some(None) => base.clone(),
+                _ => sqlx::query(q::SELECT_LATEST_IN_ENV)
+                    .bind(item.prompt_id.as_str())
+                    .bind(item.environment.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(map_err)?
+                    .as_ref()
+                    .map(prompt_row)
+                    .transpose()
+                    .map_err(map_err)?,
+            };
+            let current = latest.as_ref().map(PromptRecord::etag);
+            if !if_match_allows(header, current.as_deref()) {
+                give_back(tx, &item.prompt_id, &item.environment).await?;
+                results.push(Err(StoreError::Rejected(Box::new(PreconditionFailed {
+                    environment: item.environment.clone(),
+                    current,
+                }))));
+                continue;
+            }
+        }
+        let new = match (item.derive)(base.as_ref()) {
+            Ok(new) => new,
+            Err(e) => {
+                give_back(tx, &item.prompt_id, &item.environment).await?;
+                results.push(Err(StoreError::Rejected(e)));
+                continue;
+            }
+        };
+        if new.prompt_id != item.prompt_id || new.environment != item.environment {
+            return Err(StoreError::internal(
+                format!(
+                    "a derived version for {}/{} was built for {}/{}",
+                    item.prompt_id, item.environment, new.prompt_id, new.environment
+                ),
+                None,
+            ));
+        }
+        let params = json_text(&new.litellm_params);
+        let info = json_text(&new.prompt_info);
+        let hash = content_sha256(&params);
+        let id = uuid::Uuid::new_v4().to_string();
+        let p = &new.provenance;
+        sqlx::query(q::INSERT_VERSION)
+            .bind(&id)
+            .bind(new.prompt_id.as_str())
+            .bind(version)
+            .bind(new.environment.as_str())
+            .bind(new.created_by.clone())
+            .bind(&params)
+            .bind(&info)
+            .bind(now)
+            .bind(now)
+            .bind(p.origin.as_str())
+            .bind(p.source.clone())
+            .bind(p.message.clone())
+            .bind(p.actor.clone())
+            .bind(&hash)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        let rec = PromptRecord {
+            id,
+            prompt_id: new.prompt_id,
+            version: u32::try_from(version).unwrap_or(u32::MAX),
+            environment: new.environment,
+            created_by: new.created_by,
+            litellm_params: promptd_core::JsonObject::from_stored(&params),
+            prompt_info: promptd_core::JsonObject::from_stored(&info),
+            created_at: Some(now),
+            updated_at: Some(now),
+            source: PromptSource::Db,
+            provenance: new.provenance,
+            content_sha256: hash,
+        };
+        events.push(version_event(&rec, rec.provenance.origin));
+        results.push(Ok(rec));
+    }
+    insert_events(tx, &events, now).await?;
+    Ok(results)
+}
+
+/// Gives a taken version number back: this transaction holds the counter, so it is still the
+/// last one handed out.
+async fn give_back(
+    tx: &mut AnyConnection,
+    prompt_id: &PromptId,
+    environment: &Environment,
+) -> Result<(), StoreError> {
+    sqlx::query(q::RETURN_VERSION)
+        .bind(prompt_id.as_str())
+        .bind(environment.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+    Ok(())
+}
+
+/// The event that records `rec` being created (or trashed, restored, purged: `kind`).
+fn version_event(rec: &PromptRecord, kind: Kind) -> NewEvent {
+    let p = &rec.provenance;
+    NewEvent {
+        prompt_id: rec.prompt_id.clone(),
+        environment: Some(rec.environment.clone()),
+        version: Some(rec.version),
+        kind,
+        source: p.source.clone(),
+        message: p.message.clone(),
+        actor: p.actor.clone(),
+        content_sha256: Some(rec.content_sha256.clone()),
+    }
+}
+
+/// The event of an operation on an existing version, by `act`.
+fn act_event(rec: &PromptRecord, kind: Kind, act: &Act) -> NewEvent {
+    NewEvent {
+        source: None,
+        message: act.message.clone(),
+        actor: act.actor.clone(),
+        ..version_event(rec, kind)
+    }
+}
+
+/// Takes ledger numbers for `events` (locking the ledger counter until the commit) and inserts
+/// them. Call it last in the transaction.
+pub(crate) async fn insert_events(
+    tx: &mut AnyConnection,
+    events: &[NewEvent],
+    now: i64,
+) -> Result<(), StoreError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let n = i64::try_from(events.len()).unwrap_or(i64::MAX);
+    let last: i64 = sqlx::query_scalar(q::NEXT_SEQ)
+        .bind(n)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(map_err)?;
+    let first = last - n + 1;
+    for (chunk_no, chunk) in events.chunks(EVENTS_PER_INSERT).enumerate() {
+        let mut sql = format!("INSERT INTO prompt_events ({}) VALUES ", q::EVENT_COLS);
+        for i in 0..chunk.len() {
+            let b = i * 10;
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!(
+                "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                b + 1,
+                b + 2,
+                b + 3,
+                b + 4,
+                b + 5,
+                b + 6,
+                b + 7,
+                b + 8,
+                b + 9,
+                b + 10
+            ));
+        }
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for (i, e) in chunk.iter().enumerate() {
+            let seq = first + i64::try_from(chunk_no * EVENTS_PER_INSERT + i).unwrap_or(0);
+            query = query
+                .bind(seq)
+                .bind(e.prompt_id.as_str().to_owned())
+                .bind(e.environment.as_ref().map(|x| x.as_str().to_owned()))
+                .bind(e.version.map(i64::from))
+                .bind(e.kind.as_str())
+                .bind(e.source.clone())
+                .bind(e.message.clone())
+                .bind(e.actor.clone())
+                .bind(e.content_sha256.clone())
+                .bind(now);
+        }
+        query.execute(&mut *tx).await.map_err(map_err)?;
+    }
+    Ok(())
+}
+
+/// `base` plus the selection's environment and version conditions, with their binds starting
+/// at parameter `next`.
+fn with_selection(base: &str, sel: &Selection, next: usize) -> String {
+    let mut sql = base.to_owned();
+    if sel.environment.is_some() {
+        sql.push_str(&format!(" AND environment = ${next}"));
+        if sel.version.is_some() {
+            sql.push_str(&format!(" AND version = ${}", next + 1));
+        }
+    }
+    sql
+}
+
+fn bind_selection<'q>(
+    mut query: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments>,
+    sel: &Selection,
+) -> sqlx::query::Query<'q, Any, sqlx::any::AnyArguments> {
+    if let Some(env) = &sel.environment {
+        query = query.bind(env.as_str().to_owned());
+        if let Some(v) = sel.version {
+            query = query.bind(i64::from(v));
+        }
+    }
+    query
+}
+
+/// Locks the numbering of the environments `sel` touches, then runs `check` on the prompt's
+/// live versions.
+async fn lock_and_check(
+    tx: &mut AnyConnection,
+    sel: &Selection,
+    check: Option<Check>,
+) -> Result<(), StoreError> {
+    match &sel.environment {
+        Some(env) => sqlx::query(q::LOCK_COUNTER)
+            .bind(sel.prompt_id.as_str())
+            .bind(env.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?,
+        None => sqlx::query(q::LOCK_COUNTERS)
+            .bind(sel.prompt_id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?,
+    };
+    if let Some(check) = check {
+        let live: Vec<PromptRecord> = sqlx::query(q::SELECT_PROMPT)
+            .bind(sel.prompt_id.as_str())
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(map_err)?
+            .iter()
+            .map(prompt_row)
+            .collect::<Result<_, _>>()
+            .map_err(map_err)?;
+        check(&live).map_err(StoreError::Rejected)?;
+    }
+    Ok(())
+}
+
+fn sorted(mut recs: Vec<PromptRecord>) -> Vec<PromptRecord> {
+    recs.sort_by(|a, b| {
+        (a.environment.as_str(), a.version).cmp(&(b.environment.as_str(), b.version))
+    });
+    recs
+}
+
+/// Moves live versions to the trash (see `Store::trash_versions`).
+pub(crate) async fn trash(
+    tx: &mut AnyConnection,
+    sel: &Selection,
+    act: &Act,
+    check: Option<Check>,
+) -> Result<Vec<PromptRecord>, StoreError> {
+    lock_and_check(tx, sel, check).await?;
+    let now = now_ms();
+    let sql = format!(
+        "{} RETURNING {}",
+        with_selection(q::TRASH, sel, 4),
+        q::version_cols!()
+    );
+    let query = sqlx::query(AssertSqlSafe(sql))
+        .bind(now)
+        .bind(act.actor.clone())
+        .bind(sel.prompt_id.as_str().to_owned());
+    let rows = bind_selection(query, sel)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(map_err)?;
+    let recs = sorted(records(&rows)?);
+    let events: Vec<NewEvent> = recs
+        .iter()
+        .map(|r| act_event(r, Kind::Delete, act))
+        .collect();
+    insert_events(tx, &events, now).await?;
+    Ok(recs)
+}
+
+/// Brings trashed versions back (see `Store::restore_versions`).
+pub(crate) async fn restore(
+    tx: &mut AnyConnection,
+    sel: &Selection,
+    act: &Act,
+    check: Option<Check>,
+) -> Result<Vec<PromptRecord>, StoreError> {
+    lock_and_check(tx, sel, check).await?;
+    let sql = format!(
+        "{} RETURNING {}",
+        with_selection(q::RESTORE, sel, 2),
+        q::version_cols!()
+    );
+    let query = sqlx::query(AssertSqlSafe(sql)).bind(sel.prompt_id.as_str().to_owned());
+    let rows = bind_selection(query, sel)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(map_err)?;
+    let recs = sorted(records(&rows)?);
+    let events: Vec<NewEvent> = recs
+        .iter()
+        .map(|r| act_event(r, Kind::Restore, act))
+        .collect();
+    insert_events(tx, &events, now_ms()).await?;
+    Ok(recs)
+}
+
+/// Destroys versions, live and trashed (see `Store::purge_versions`).
+pub(crate) async fn purge(
+    tx: &mut AnyConnection,
+    sel: &Selection,
+    act: &Act,
+) -> Result<Vec<(Environment, Version)>, StoreError> {
+    lock_and_check(tx, sel, None).await?;
+    let sql = format!(
+        "{} RETURNING {}",
+        with_selection(q::PURGE, sel, 2),
+        q::version_cols!()
+    );
+    let query = sqlx::query(AssertSqlSafe(sql)).bind(sel.prompt_id.as_str().to_owned());
+    let rows = bind_selection(query, sel)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(map_err)?;
+    let recs = sorted(records(&rows)?);
+    sqlx::query(q::DELETE_EMPTY_COUNTERS)
+        .bind(sel.prompt_id.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+    let events: Vec<NewEvent> = recs
+        .iter()
+        .map(|r| act_event(r, Kind::Purge, act))
+        .collect();
+    insert_events(tx, &events, now_ms()).await?;
+    Ok(recs
+        .into_iter()
+        .map(|r| (r.environment, r.version))
+        .collect())
+}
+
+/// Destroys trashed versions deleted before `cutoff_ms`.
+pub(crate) async fn purge_trashed_before(
+    tx: &mut AnyConnection,
+    cutoff_ms: i64,
+    actor: &str,
+) -> Result<Vec<PromptId>, StoreError> {
+    let rows = sqlx::query(q::PURGE_TRASHED_BEFORE)
+        .bind(cutoff_ms)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(map_err)?;
+    let mut events = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let version: i64 = row.try_get("version").map_err(map_err)?;
+        let hash: Option<String> = row.try_get("content_sha256").map_err(map_err)?;
+        let params: String = row.try_get("litellm_params").map_err(map_err)?;
+        events.push(NewEvent {
+            prompt_id: PromptId::from_trusted(
+                row.try_get::<String, _>("prompt_id").map_err(map_err)?,
+            ),
+            environment: Some(Environment::from_trusted(
+                row.try_get::<String, _>("environment").map_err(map_err)?,
+            )),
+            version: u32::try_from(version).ok(),
+            kind: Kind::Purge,
+            source: None,
+            message: Some("deleted longer ago than trash_retention_days".to_owned()),
+            actor: Some(actor.to_owned()),
+            content_sha256: Some(hash.unwrap_or_else(|| content_sha256(&params))),
+        });
+    }
+    events.sort_by(|a, b| {
+        (a.prompt_id.as_str(), a.environment.as_ref(), a.version).cmp(&(
+            b.prompt_id.as_str(),
+            b.environment.as_ref(),
+            b.version,
+        ))
+    });
+    if !events.is_empty() {
+        sqlx::query(q::DELETE_ALL_EMPTY_COUNTERS)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+    }
+    insert_events(tx, &events, now_ms()).await?;
+    let mut prompts: Vec<PromptId> = events.into_iter().map(|e| e.prompt_id).collect();
+    prompts.dedup();
+    Ok(prompts)
+}
+
+/// Imports one version with its event; `false` when it exists already.
+pub(crate) async fn import(tx: &mut AnyConnection, rec: &PromptRecord) -> Result<bool, StoreError> {
+    let hash = content_sha256(rec.litellm_params.as_str());
+    let p = &rec.provenance;
+    let done = sqlx::query(q::IMPORT_VERSION)
+        .bind(&rec.id)
+        .bind(rec.prompt_id.as_str())
+        .bind(i64::from(rec.version))
+        .bind(rec.environment.as_str())
+        .bind(rec.created_by.clone())
+        .bind(rec.litellm_params.as_str())
+        .bind(rec.prompt_info.as_str())
+        .bind(rec.created_at.unwrap_or_else(now_ms))
+        .bind(rec.updated_at.or(rec.created_at).unwrap_or_else(now_ms))
+        .bind(Kind::Import.as_str())
+        .bind(p.source.clone())
+        .bind(p.message.clone())
+        .bind(p.actor.clone())
+        .bind(&hash)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+    if done.rows_affected() != 1 {
+        return Ok(false);
+    }
+    sqlx::query(q::RAISE_COUNTER)
+        .bind(rec.prompt_id.as_str())
+        .bind(rec.environment.as_str())
+        .bind(i64::from(rec.version))
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+    let rec = PromptRecord {
+        content_sha256: hash,
+        ..rec.clone()
+    };
+    insert_events(tx, &[version_event(&rec, Kind::Import)], now_ms()).await?;
+    Ok(true)
+}
+
+fn records(rows: &[AnyRow]) -> Result<Vec<PromptRecord>, StoreError> {
+    rows.iter()
+        .map(prompt_row)
+        .collect::<Result<_, _>>()
+        .map_err(map_err)
+}
+
+fn json_text(m: &serde_json::Map<String, serde_json::Value>) -> String {
+    serde_json::to_string(m).unwrap_or_else(|_| "{}".to_owned())
+}
