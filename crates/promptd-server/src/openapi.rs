@@ -50,6 +50,7 @@ fn error_ref(status: u16) -> Value {
         403 => "Forbidden",
         404 => "NotFound",
         409 => "Conflict",
+        412 => "PreconditionFailed",
         413 => "PayloadTooLarge",
         422 => "ValidationFailed",
         503 => "DatabaseUnavailable",
@@ -174,6 +175,25 @@ fn env_query(description: &str) -> Value {
            "schema": {"type": "string", "pattern": ENV_PATTERN}})
 }
 
+/// `If-Match` on a write: compare-and-swap against the environment's latest version.
+fn if_match_header() -> Value {
+    json!({"name": "If-Match", "in": "header", "required": false,
+           "description": "Write only if the target environment's latest version still has this ETag (from a read's `ETag` header); otherwise 412 with the current ETag. `*` = any version exists.",
+           "schema": {"type": "string"}})
+}
+
+/// `If-None-Match` on a read: 304 when the answer's tag is listed.
+fn if_none_match_header() -> Value {
+    json!({"name": "If-None-Match", "in": "header", "required": false,
+           "description": "An ETag from an earlier answer: 304 without a body when it is still current.",
+           "schema": {"type": "string"}})
+}
+
+fn not_modified() -> Value {
+    json!({"description": "Not modified: the ETag in `If-None-Match` is still current.",
+           "headers": {"ETag": {"schema": {"type": "string"}}}})
+}
+
 fn int_query(name: &str, min: u64, max: u64, description: &str) -> Value {
     json!({"name": name, "in": "query", "required": false, "description": description,
            "schema": {"type": "integer", "minimum": min, "maximum": max}})
@@ -267,13 +287,16 @@ fn operations() -> Vec<(&'static str, &'static str, &'static str, Value)> {
                     env_query("Only this environment."),
                     int_query("page", 1, MAX_PAGE, "Page number, from 1."),
                     int_query("page_size", 1, MAX_PAGE_SIZE as u64, "Rows per page (default 100 when `page` is given)."),
+                    if_none_match_header(),
                 ])
-                .errors(&[400, 422])),
+                .errors(&[400, 422])
+                .response("304", not_modified())),
         ("POST", "/prompts", "create_prompt",
             Op::new("prompts", "Create the next version of a prompt", ok_json("The new version; `prompt_id` is `id.vN`.", r("PromptSpec")))
                 .describe("Creates version 1 of a new prompt, or the next version in `prompt_info.environment` (default `development`). The template is compiled before anything is stored. Needs a `proxy_admin` key.")
+                .params(vec![if_match_header()])
                 .json_body(r("PromptCreate"))
-                .errors(&[400, 403, 503])
+                .errors(&[400, 403, 412, 503])
                 .links(written_version_links())),
         ("POST", "/prompts/test", "test_prompt",
             Op::new("run", "Run a draft .prompt against its model (streamed)", sse.clone())
@@ -285,35 +308,40 @@ fn operations() -> Vec<(&'static str, &'static str, &'static str, Value)> {
                 .response("default", any_upstream.clone())),
         ("GET", "/prompts/{prompt_id}", "get_prompt",
             Op::new("prompts", "A prompt version with its template", ok_json("The version, its template and the prompt's environments.", r("PromptInfo")))
-                .params(vec![prompt_id_param(id_or_version), env_query("Serve this environment instead of production → staging → development.")])
-                .errors(&[400, 403, 404, 422])),
+                .params(vec![prompt_id_param(id_or_version), env_query("Serve this environment instead of production → staging → development."), if_none_match_header()])
+                .errors(&[400, 403, 404, 422])
+                .response("304", not_modified())),
         ("PUT", "/prompts/{prompt_id}", "update_prompt",
             Op::new("prompts", "Append a version to an existing prompt", ok_json("The new version; `prompt_id` is `id.vN`.", r("PromptSpec")))
                 .describe("Same body as POST (its `prompt_id` is ignored). The version goes to `prompt_info.environment`, which may start a new environment at version 1. Needs a `proxy_admin` key.")
-                .params(vec![prompt_id_param("The prompt id; a version suffix is ignored.")])
+                .params(vec![prompt_id_param("The prompt id; a version suffix is ignored."), if_match_header()])
                 .json_body(r("PromptUpdate"))
-                .errors(&[400, 403, 404, 503])
+                .errors(&[400, 403, 404, 412, 503])
                 .links(written_version_links())),
         ("PATCH", "/prompts/{prompt_id}", "patch_prompt",
             Op::new("prompts", "Replace fields of a version, as a new version", ok_json("The new version; `prompt_id` is `id.vN`.", r("PromptSpec")))
                 .describe("Takes the latest version (or `id.vN`) in `environment` (default `development`), replaces the top-level fields sent and stores the result as a new version. Needs a `proxy_admin` key.")
-                .params(vec![prompt_id_param(id_or_version), env_query("The environment to patch (default `development`).")])
+                .params(vec![prompt_id_param(id_or_version), env_query("The environment to patch (default `development`)."), if_match_header()])
                 .json_body(r("PromptPatch"))
-                .errors(&[400, 403, 404, 503])
+                .errors(&[400, 403, 404, 412, 503])
                 .links(written_version_links())),
         ("DELETE", "/prompts/{prompt_id}", "delete_prompt",
-            Op::new("prompts", "Delete a version, an environment, or a whole prompt", ok_json("What was deleted.", r("Message")))
-                .describe("`id`: every version everywhere; `id?environment=e`: every version in e; `id.vN`: that version (400 asks for `environment` when several environments have it). Needs a `proxy_admin` key.")
-                .params(vec![prompt_id_param(id_or_version), env_query("Only this environment.")])
-                .errors(&[400, 403, 404, 422, 503])),
+            Op::new("prompts", "Delete a version, an environment, or a whole prompt (to the trash)", ok_json("What was deleted (with `purge=true`, also `purged`: each destroyed version).", r("Deleted")))
+                .describe("`id`: every version everywhere; `id?environment=e`: every version in e; `id.vN`: that version (400 asks for `environment` when several environments have it). The versions go to the trash (`GET /prompts/trash`, `POST /prompts/{id}/restore`) and keep their numbers; reads answer 404 as before. `purge=true` destroys them for good, trashed ones included. Needs a `proxy_admin` key.")
+                .params(vec![prompt_id_param(id_or_version), env_query("Only this environment."),
+                    json!({"name": "purge", "in": "query", "required": false, "description": "Destroy for good instead of moving to the trash.", "schema": {"type": "boolean"}}),
+                    if_match_header()])
+                .errors(&[400, 403, 404, 412, 422, 503])),
         ("GET", "/prompts/{prompt_id}/info", "prompt_info",
             Op::new("prompts", "A prompt version with its template (LiteLLM's path)", ok_json("The version, its template and the prompt's environments.", r("PromptInfo")))
-                .params(vec![prompt_id_param(id_or_version), env_query("Serve this environment instead of production → staging → development.")])
-                .errors(&[400, 403, 404, 422])),
+                .params(vec![prompt_id_param(id_or_version), env_query("Serve this environment instead of production → staging → development."), if_none_match_header()])
+                .errors(&[400, 403, 404, 422])
+                .response("304", not_modified())),
         ("GET", "/prompts/{prompt_id}/versions", "prompt_versions",
             Op::new("prompts", "Every version of a prompt, newest first", ok_json("Grouped by environment in serve order.", r("PromptList")))
-                .params(vec![prompt_id_param("The prompt id; a version suffix is ignored."), env_query("Only this environment.")])
-                .errors(&[400, 403, 404, 422])),
+                .params(vec![prompt_id_param("The prompt id; a version suffix is ignored."), env_query("Only this environment."), if_none_match_header()])
+                .errors(&[400, 403, 404, 422])
+                .response("304", not_modified())),
         ("POST", "/prompts/{prompt_id}/render", "render_prompt",
             Op::new("prompts", "Render a prompt to chat messages without calling a model", ok_json("The messages and the model parameters.", r("RenderResponse")))
                 .describe("400 for template errors, variables of the wrong type, missing required variables and exceeded limits.")
@@ -332,15 +360,40 @@ fn operations() -> Vec<(&'static str, &'static str, &'static str, Value)> {
         ("POST", "/prompts/{prompt_id}/promote", "promote_prompt",
             Op::new("prompts", "Copy a version into another environment as its next version", ok_json("The new version (or the target's latest, when it already has the same content); `prompt_id` is `id.vN`.", r("PromptSpec")))
                 .describe("Needs a `proxy_admin` key allowed to write `to_environment`. The only way, with rollback, to change a protected environment.")
-                .params(vec![prompt_id_param("The prompt id; a version suffix picks the source version when the body has none.")])
+                .params(vec![prompt_id_param("The prompt id; a version suffix picks the source version when the body has none."), if_match_header()])
                 .json_body(r("PromoteRequest"))
-                .errors(&[400, 403, 404, 503])),
+                .errors(&[400, 403, 404, 412, 503])),
         ("POST", "/prompts/{prompt_id}/rollback", "rollback_prompt",
             Op::new("prompts", "Append a copy of an earlier version of an environment", ok_json("The new version (or the latest, when it already has that content); `prompt_id` is `id.vN`.", r("PromptSpec")))
                 .describe("Needs a `proxy_admin` key allowed to write `environment`.")
-                .params(vec![prompt_id_param("The prompt id; a version suffix is ignored.")])
+                .params(vec![prompt_id_param("The prompt id; a version suffix is ignored."), if_match_header()])
                 .json_body(r("RollbackRequest"))
-                .errors(&[400, 403, 404, 503])),
+                .errors(&[400, 403, 404, 412, 503])),
+        ("GET", "/prompts/{prompt_id}/history", "prompt_history",
+            Op::new("ledger", "Every change of a prompt, newest first", ok_json("One page of events; `next_cursor` (null on the last page) asks for the next.", r("PromptHistory")))
+                .describe("Create, update, patch, promote, rollback, delete, restore, purge and import events with actor (a key's alias or abbreviation, or `master key`), time, environment, version, source, message and content hash. Any key that may read the prompt.")
+                .params(vec![prompt_id_param("The prompt id."),
+                    json!({"name": "cursor", "in": "query", "required": false, "description": "The `next_cursor` of the previous page.", "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"}}),
+                    int_query("limit", 1, u64::from(crate::routes::prompts::MAX_HISTORY_LIMIT), "Events per page (default 100).")])
+                .errors(&[400, 403, 404, 422])),
+        ("POST", "/prompts/{prompt_id}/restore", "restore_prompt",
+            Op::new("ledger", "Bring deleted versions back from the trash", ok_json("What came back, with the original numbers.", r("Restored")))
+                .describe("Every trashed version of the prompt, of one `environment`, or one `version` of it. Needs a `proxy_admin` key allowed to write those environments. 404 when nothing matching is in the trash.")
+                .params(vec![prompt_id_param("The prompt id."), if_match_header()])
+                .json_body(r("RestoreRequest"))
+                .errors(&[400, 403, 404, 412, 503])),
+        ("GET", "/prompts/trash", "prompt_trash",
+            Op::new("ledger", "Deleted versions that can be restored", ok_json("Newest deletion first.", r("Trash")))
+                .describe("Needs a `proxy_admin` or `proxy_admin_viewer` key; an allow-listed key sees its prompts only. Versions are purged `trash_retention_days` after deletion.")
+                .params(vec![json!({"name": "prompt_id", "in": "query", "required": false, "description": "Only this prompt.", "schema": {"type": "string", "pattern": ID_PATTERN}})])
+                .errors(&[400, 403, 422])),
+        ("GET", "/history", "all_history",
+            Op::new("ledger", "Every change of every prompt, oldest first (audit export)", ok_json("Events after `after`; pass `next_cursor` back to continue. The cursor is the same on every instance sharing the database.", r("AllHistory")))
+                .describe("Needs a `proxy_admin` or `proxy_admin_viewer` key; an allow-listed key sees events of its prompts only.")
+                .params(vec![
+                    json!({"name": "after", "in": "query", "required": false, "description": "A `next_cursor` or event `cursor`: only later events.", "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"}}),
+                    int_query("limit", 1, u64::from(crate::routes::prompts::MAX_HISTORY_LIMIT), "Events per answer (default 100).")])
+                .errors(&[400, 403, 422])),
         ("POST", "/chat/completions", "chat_completions", chat()),
         ("POST", "/v1/chat/completions", "chat_completions_v1", chat()),
         ("GET", "/v1/models", "list_models_v1", models()),
@@ -553,7 +606,8 @@ fn schemas(models: &[String]) -> Value {
             "properties": {
                 "prompt_id": {"type": "string", "pattern": ID_PATTERN, "description": "Without a version suffix: the server allocates versions."},
                 "litellm_params": litellm_params,
-                "prompt_info": prompt_info
+                "prompt_info": prompt_info,
+                "message": {"type": ["string", "null"], "maxLength": 4096, "description": "A commit message recorded with the version and in its history event."}
             },
             "examples": [{
                 "prompt_id": "greeting",
@@ -566,7 +620,8 @@ fn schemas(models: &[String]) -> Value {
             "properties": {
                 "prompt_id": {"type": "string", "description": "Ignored: the path names the prompt."},
                 "litellm_params": litellm_params,
-                "prompt_info": prompt_info
+                "prompt_info": prompt_info,
+                "message": {"type": ["string", "null"], "maxLength": 4096, "description": "A commit message recorded with the version and in its history event."}
             }
         },
         "PromptPatch": {
@@ -574,7 +629,8 @@ fn schemas(models: &[String]) -> Value {
             "description": "The top-level fields to replace; absent or null fields are kept.",
             "properties": {
                 "litellm_params": {"anyOf": [litellm_params, {"type": "null"}]},
-                "prompt_info": prompt_info
+                "prompt_info": prompt_info,
+                "message": {"type": ["string", "null"], "maxLength": 4096, "description": "A commit message recorded with the version and in its history event."}
             }
         },
         "RenderRequest": {
@@ -753,15 +809,85 @@ fn schemas(models: &[String]) -> Value {
             "properties": {
                 "from_environment": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"},
                 "version": {"type": "integer", "minimum": 1, "maximum": MAX_VERSION, "description": "The source version; its latest when absent."},
-                "to_environment": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"}
+                "to_environment": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"},
+                "message": {"type": ["string", "null"], "maxLength": 4096, "description": "A commit message recorded with the version and in its history event."}
             }
         },
         "RollbackRequest": {
             "type": "object", "required": ["environment", "to_version"],
             "properties": {
                 "environment": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"},
-                "to_version": {"type": "integer", "minimum": 1, "maximum": MAX_VERSION}
+                "to_version": {"type": "integer", "minimum": 1, "maximum": MAX_VERSION},
+                "message": {"type": ["string", "null"], "maxLength": 4096, "description": "A commit message recorded with the version and in its history event."}
             }
+        },
+        "RestoreRequest": {
+            "type": "object",
+            "properties": {
+                "environment": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$", "description": "Only this environment (all when absent)."},
+                "version": {"type": "integer", "minimum": 1, "maximum": MAX_VERSION, "description": "Only this version (needs `environment`)."},
+                "message": {"type": ["string", "null"], "maxLength": 4096, "description": "A commit message recorded with the version and in its history event."}
+            }
+        },
+        "EnvVersion": {
+            "type": "object", "required": ["environment", "version"],
+            "properties": {"environment": {"type": "string"}, "version": {"type": "integer", "minimum": 1}}
+        },
+        "Restored": {
+            "type": "object", "required": ["message", "restored"],
+            "properties": {"message": {"type": "string"}, "restored": {"type": "array", "items": {"$ref": "#/components/schemas/EnvVersion"}}}
+        },
+        "Deleted": {
+            "type": "object", "required": ["message"],
+            "properties": {"message": {"type": "string"}, "purged": {"type": "array", "items": {"$ref": "#/components/schemas/EnvVersion"}}}
+        },
+        "HistoryEvent": {
+            "type": "object",
+            "required": ["cursor", "prompt_id", "environment", "version", "kind", "source", "message", "actor", "content_sha256", "created_at"],
+            "properties": {
+                "cursor": {"type": "string", "description": "The event's position in the ledger (increasing in commit order, the same on every instance)."},
+                "prompt_id": {"type": "string"},
+                "environment": {"type": ["string", "null"]},
+                "version": {"type": ["integer", "null"]},
+                "kind": {"type": "string", "enum": ["create", "update", "patch", "promote", "rollback", "delete", "restore", "purge", "import", "config"]},
+                "source": {"type": ["string", "null"], "description": "`staging.v3` for a promote, `v2` for a rollback."},
+                "message": {"type": ["string", "null"]},
+                "actor": {"type": ["string", "null"], "description": "A key's alias (or abbreviation) or `master key`; never a key or its hash."},
+                "content_sha256": {"type": ["string", "null"], "description": "SHA-256 of the version's litellm_params."},
+                "created_at": {"type": "string", "format": "date-time"}
+            }
+        },
+        "PromptHistory": {
+            "type": "object", "required": ["prompt_id", "events", "next_cursor"],
+            "properties": {
+                "prompt_id": {"type": "string"},
+                "events": {"type": "array", "items": {"$ref": "#/components/schemas/HistoryEvent"}},
+                "next_cursor": {"type": ["string", "null"]}
+            }
+        },
+        "AllHistory": {
+            "type": "object", "required": ["events", "next_cursor", "has_more"],
+            "properties": {
+                "events": {"type": "array", "items": {"$ref": "#/components/schemas/HistoryEvent"}},
+                "next_cursor": {"type": "string"},
+                "has_more": {"type": "boolean"}
+            }
+        },
+        "Trash": {
+            "type": "object", "required": ["versions"],
+            "properties": {"versions": {"type": "array", "items": {
+                "type": "object",
+                "required": ["prompt_id", "environment", "version", "deleted_at", "deleted_by", "purge_after", "origin", "message", "content_sha256", "prompt_spec"],
+                "properties": {
+                    "prompt_id": {"type": "string"}, "environment": {"type": "string"},
+                    "version": {"type": "integer"}, "deleted_at": {"type": "string", "format": "date-time"},
+                    "deleted_by": {"type": ["string", "null"]},
+                    "purge_after": {"type": ["string", "null"], "format": "date-time"},
+                    "origin": {"type": "string"}, "message": {"type": ["string", "null"]},
+                    "content_sha256": {"type": "string"},
+                    "prompt_spec": {"$ref": "#/components/schemas/PromptSpec"}
+                }
+            }}}
         }
     });
     if let (Value::Object(all), Value::Object(release)) = (&mut all, release) {
@@ -778,6 +904,11 @@ fn responses() -> Value {
         "Forbidden": detail("The key's role or prompt allow-list does not allow this."),
         "NotFound": detail("No such prompt, version or key."),
         "Conflict": detail("Conflicts with an existing record."),
+        "PreconditionFailed": {
+            "description": "`If-Match` names a version the environment has moved on from: nothing was written. The `ETag` header is the environment's current tag (absent when it has no version).",
+            "headers": {"ETag": {"schema": {"type": "string"}}},
+            "content": json_content(r("Error"))
+        },
         "PayloadTooLarge": detail("The body is larger than `max_body_bytes` (default 1 MiB)."),
         "ValidationFailed": ok_json("A missing or mistyped field, invalid JSON, or a malformed query parameter.", r("ValidationError")),
         "DatabaseUnavailable": detail("The database cannot take writes right now; reads keep working. Retry in a few seconds.")
@@ -805,6 +936,7 @@ pub fn document(models: &[String]) -> Value {
         },
         "tags": [
             {"name": "prompts", "description": "Prompt management (LiteLLM-compatible)."},
+            {"name": "ledger", "description": "History of every change, the trash and restore."},
             {"name": "run", "description": "Running prompts against models from `model_list`."},
             {"name": "keys", "description": "Virtual keys."},
             {"name": "health", "description": "Probes and metrics."}

@@ -142,14 +142,15 @@ async fn the_documented_error_shapes_are_the_ones_the_server_sends() {
         assert!(first.get(field).is_some(), "{field} missing from {body}");
     }
 
-    // DELETE answers a message, not an error.
+    // DELETE answers a message (and, for a purge, what was destroyed), not an error.
     assert_eq!(
         schema_name(
             response(&doc, "DELETE", "/prompts/{prompt_id}", "200"),
             "application/json"
         ),
-        "Message"
+        "Deleted"
     );
+    assert_eq!(schemas["Deleted"]["required"], json!(["message"]));
     app.create("gone", "User: hi", None).await;
     let (status, body) = app.delete("/prompts/gone", MASTER).await;
     assert_eq!(

@@ -230,7 +230,11 @@ async fn delete_of_a_base_id_deletes_every_version_and_optionally_one_environmen
     assert_eq!(body["message"], "Prompt greeting deleted successfully");
     let (s, _) = app.get("/prompts/greeting/info", MASTER).await;
     assert_eq!(s, 404);
-    // A prompt deleted and created again starts over at version 1, as in LiteLLM.
+    // The deleted versions sit in the trash and keep their numbers (LiteLLM would start over
+    // at 1; see docs/compatibility.md); a purge forgets them and the numbering.
+    assert_eq!(app.create("greeting", GREETING, None).await["version"], 2);
+    let (s, _) = app.delete("/prompts/greeting?purge=true", MASTER).await;
+    assert_eq!(s, 200);
     assert_eq!(app.create("greeting", GREETING, None).await["version"], 1);
 }
 

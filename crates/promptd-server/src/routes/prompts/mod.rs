@@ -11,7 +11,7 @@ mod render;
 mod write;
 
 pub use diff::diff;
-pub use ledger::{all_history, history, restore, trash};
+pub use ledger::{MAX_HISTORY_LIMIT, all_history, history, restore, trash};
 pub use read::{MAX_PAGE_SIZE, info, list, versions};
 pub use release::{promote, rollback};
 pub use render::render;
