@@ -206,6 +206,11 @@ impl ServeConfig {
                 );
             }
         }
+        if let Some(n) = setting_u64(&file, "trash_retention_days")? {
+            settings.trash_retention_days = u32::try_from(n).context(
+                "promptd_settings.trash_retention_days is too large (0 keeps the trash forever)",
+            )?;
+        }
         if let Some(v) = file.settings.get("metrics_public") {
             settings.metrics_public = v
                 .as_bool()
@@ -332,15 +337,16 @@ pub async fn build_state(cfg: &ServeConfig, store: SqlStore) -> anyhow::Result<A
 
 /// Starts the background work a running server needs: on PostgreSQL, the listener that keeps
 /// this instance's memory in step with writes made by other instances.
-pub fn start_background(
-    cfg: &ServeConfig,
-    state: &AppState,
-) -> Option<tokio::task::JoinHandle<()>> {
-    if Backend::from_url(&cfg.database_url).ok()? != Backend::Postgres {
-        return None;
+pub fn start_background(cfg: &ServeConfig, state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut tasks = Vec::new();
+    if state.settings.trash_retention_days > 0 {
+        tasks.push(tokio::spawn(empty_trash(state.clone())));
+    }
+    if Backend::from_url(&cfg.database_url).ok() != Some(Backend::Postgres) {
+        return tasks;
     }
     let state = state.clone();
-    Some(tokio::spawn(promptd_store::listen::listen_changes(
+    tasks.push(tokio::spawn(promptd_store::listen::listen_changes(
         cfg.database_url.clone(),
         promptd_store::listen::ListenOptions::from_store(&cfg.store),
         move |change| {
@@ -356,7 +362,34 @@ pub fn start_background(
                 }
             }
         },
-    )))
+    )));
+    tasks
+}
+
+/// How often the trash is checked for versions past `trash_retention_days`.
+const TRASH_SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Purges trashed versions deleted more than `trash_retention_days` ago: at startup, then every
+/// hour. Several instances may do it at once: each version is purged (and recorded) once.
+async fn empty_trash(state: AppState) {
+    let days = i64::from(state.settings.trash_retention_days);
+    loop {
+        let cutoff = promptd_core::time_fmt::now_ms() - days * 86_400_000;
+        match state.store.purge_trashed_before(cutoff).await {
+            Ok(prompts) if !prompts.is_empty() => {
+                tracing::info!(
+                    prompts = prompts.len(),
+                    days,
+                    "purged versions kept in the trash longer than trash_retention_days"
+                );
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %promptd_core::error_chain(&e), "could not empty the trash; will try again in an hour");
+            }
+        }
+        tokio::time::sleep(TRASH_SWEEP_INTERVAL).await;
+    }
 }
 
 /// Raises the file-descriptor limit and fits the connection cap to it; logs both.
@@ -396,7 +429,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     fit_connections_to_fd_limit(&mut cfg);
     let store = open_store(&cfg.database_url, &cfg.store).await?;
     let state = build_state(&cfg, store).await?;
-    let _listener = start_background(&cfg, &state);
+    let _background = start_background(&cfg, &state);
     if cfg.master_key.is_none() {
         tracing::warn!(
             "no master key is set: authentication is OFF (allowed because promptd listens on loopback only). Set PROMPTD_MASTER_KEY to turn it on."

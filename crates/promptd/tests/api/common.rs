@@ -22,6 +22,8 @@ pub struct TestApp {
     pub state: promptd_server::AppState,
     shutdown: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<()>>,
+    /// The change listener and the trash sweeper; stopped with the server.
+    background: Vec<JoinHandle<()>>,
 }
 
 pub fn client() -> Client {
@@ -40,6 +42,8 @@ pub struct Opts {
     pub access_log: Option<bool>,
     /// Files to create in the temp dir before start (relative path, content).
     pub files: Vec<(String, String)>,
+    /// The database (default: a SQLite file in the temp dir).
+    pub database_url: Option<String>,
 }
 
 impl TestApp {
@@ -67,7 +71,10 @@ impl TestApp {
             std::fs::write(&p, y).expect("write config");
             p
         });
-        let db = format!("sqlite://{}", dir.path().join("promptd.db").display());
+        let db = opts
+            .database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("promptd.db").display()));
         let args = ServeArgs {
             db: DbArgs {
                 config,
@@ -87,7 +94,7 @@ impl TestApp {
         let cfg = ServeConfig::resolve(&args)?;
         let store = promptd::open_store(&cfg.database_url, &cfg.store).await?;
         let state = promptd::build_state(&cfg, store).await?;
-        let _ = promptd::start_background(&cfg, &state);
+        let background = promptd::start_background(&cfg, &state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let base = format!("http://{}", listener.local_addr()?);
         let (tx, rx) = oneshot::channel::<()>();
@@ -106,6 +113,7 @@ impl TestApp {
             state,
             shutdown: Some(tx),
             handle: Some(handle),
+            background,
         })
     }
 
@@ -116,6 +124,9 @@ impl TestApp {
         }
         if let Some(h) = self.handle.take() {
             let _ = h.await;
+        }
+        for t in self.background.drain(..) {
+            t.abort();
         }
         drop(self.state);
         // Give the pool's connection time to close before the file is reopened.

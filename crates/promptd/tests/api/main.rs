@@ -12,6 +12,7 @@ mod errors;
 mod import;
 mod key_reach;
 mod keys;
+mod ledger;
 mod logs;
 mod lost_updates;
 mod multi_instance;
