@@ -296,6 +296,62 @@ async fn a_promotion_on_one_instance_is_served_by_the_other() {
         },
     )
     .await;
+    // B answers the ETag A's write made, and the same history with the same cursors.
+    let tag = |url: String| {
+        let c = c.clone();
+        async move {
+            let r = c.get(url).bearer_auth(MASTER).send().await.unwrap();
+            r.headers()["etag"].to_str().unwrap().to_owned()
+        }
+    };
+    let on_a = tag(a.url("/prompts/rel/info?environment=production")).await;
+    let on_b = tag(b.url("/prompts/rel/info?environment=production")).await;
+    assert!(on_a.starts_with("\"production.v2."), "{on_a}");
+    assert_eq!(on_a, on_b);
+    let (_, ha) = get(&c, a.url("/prompts/rel/history")).await;
+    let (_, hb) = get(&c, b.url("/prompts/rel/history")).await;
+    assert_eq!(ha, hb);
+    assert_eq!(hb["events"][0]["kind"], "promote");
+    assert_eq!(hb["events"][0]["source"], "staging.v1");
+    // A stale If-Match on B is refused: B checks in the database, not in its memory.
+    let stale = send(
+        c.put(b.url("/prompts/rel"))
+            .bearer_auth(MASTER)
+            .header("if-match", on_a.replace("v2", "v1"))
+            .json(&prompt_body("rel", "User: late", Some("production"))),
+    )
+    .await;
+    assert_eq!(stale.0, 412, "{}", stale.1);
+    // Deleting on A moves the versions to the trash that B lists; restoring on B is served by A.
+    let (s, _) = send(
+        c.delete(a.url("/prompts/rel?environment=production"))
+            .bearer_auth(MASTER),
+    )
+    .await;
+    assert_eq!(s, 200);
+    wait_until(
+        &c,
+        &b.url("/prompts/rel/info?environment=production"),
+        Duration::from_millis(500),
+        |s, _| s == 404,
+    )
+    .await;
+    let (_, trash) = get(&c, b.url("/prompts/trash")).await;
+    assert_eq!(trash["versions"].as_array().unwrap().len(), 2);
+    let (s, body) = send(
+        c.post(b.url("/prompts/rel/restore"))
+            .bearer_auth(MASTER)
+            .json(&json!({"environment": "production"})),
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+    wait_until(
+        &c,
+        &a.url("/prompts/rel/info?environment=production"),
+        Duration::from_millis(500),
+        |s, body| s == 200 && body["prompt_spec"]["version"] == 2,
+    )
+    .await;
     drop((a, b));
     db.cleanup().await;
 }
