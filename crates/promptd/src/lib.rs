@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod import;
+pub mod remote;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -37,6 +38,10 @@ pub enum Command {
     /// Copy prompts from another system into promptd's database.
     #[command(subcommand)]
     Import(ImportCommand),
+    /// Show a prompt's history (every change, newest first) from a running server.
+    History(remote::HistoryArgs),
+    /// Show what changes between two versions or environments of a prompt on a running server.
+    Diff(remote::DiffArgs),
 }
 
 #[derive(Debug, Subcommand)]

@@ -36,6 +36,8 @@ fn main() -> std::process::ExitCode {
             Command::Migrate(a) => promptd::migrate(a).await,
             Command::Render(a) => promptd::render(a),
             Command::Import(promptd::ImportCommand::Litellm(a)) => promptd::import_litellm(a).await,
+            Command::History(a) => promptd::remote::history(a).await,
+            Command::Diff(a) => promptd::remote::diff(a).await,
         }
     });
     match result {

@@ -5,6 +5,7 @@ mod common;
 
 pub mod architecture;
 mod auth;
+mod cli_remote;
 mod config_prompts;
 mod connections;
 mod diff;
