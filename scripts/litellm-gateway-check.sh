@@ -67,6 +67,12 @@ prompts:
       api_key: "$GATEWAY_KEY"
       provider_specific_query_params:
         environment: production
+  - prompt_id: branchy_reply
+    litellm_params:
+      prompt_id: branchy_reply
+      prompt_integration: generic_prompt_management
+      api_base: "http://127.0.0.1:$PROMPTD_PORT"
+      api_key: "$GATEWAY_KEY"
 general_settings:
   master_key: $LITELLM_MASTER_KEY
 YAML

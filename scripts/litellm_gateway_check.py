@@ -18,6 +18,8 @@ PRODUCTION = (
     "System: You are Acme's support agent for {{ topic }}. Be brief.\n\n"
     "User: Hello, I am {{name}}."
 )
+BRANCHY_ID = "branchy_reply"
+BRANCHY = "User: Hello{% if vip %}, valued customer{% endif %} {{ name }}."
 PRODUCTION_V2 = "---\nmodel: echo-gpt\n---\nSystem: SECOND production version for {{ topic }}.\n\nUser: {{ name }}"
 
 
@@ -34,10 +36,10 @@ def call(method, url, key, body=None):
         return e.code, e.read().decode(errors="replace")
 
 
-def store(env, content):
+def store(env, content, prompt_id=PROMPT_ID):
     promptd, master = os.environ["PROMPTD_URL"], os.environ["PROMPTD_MASTER_KEY"]
     body = {
-        "prompt_id": PROMPT_ID,
+        "prompt_id": prompt_id,
         "litellm_params": {"prompt_integration": "dotprompt", "dotprompt_content": content},
         "prompt_info": {"prompt_type": "db", "environment": env},
     }
@@ -49,11 +51,12 @@ def setup():
     promptd, master = os.environ["PROMPTD_URL"], os.environ["PROMPTD_MASTER_KEY"]
     store("production", PRODUCTION)
     store("development", DRAFT)
+    store("production", BRANCHY, BRANCHY_ID)
     status, out = call(
         "POST",
         f"{promptd}/key/generate",
         master,
-        {"key_alias": "litellm-gateway", "user_role": "internal_user", "metadata": {"prompts": [PROMPT_ID]}},
+        {"key_alias": "litellm-gateway", "user_role": "internal_user", "metadata": {"prompts": [PROMPT_ID, BRANCHY_ID]}},
     )
     assert status == 200, (status, out)
     print(out["key"])
@@ -78,11 +81,11 @@ def upstream_body(answer):
     return json.loads(answer["choices"][0]["message"]["content"])
 
 
-def chat(variables, stream=False):
+def chat(variables, prompt_id=PROMPT_ID):
     litellm, key = os.environ["LITELLM_URL"], os.environ["LITELLM_KEY"]
     body = {
         "model": "echo-gpt",
-        "prompt_id": PROMPT_ID,
+        "prompt_id": prompt_id,
         "prompt_variables": variables,
         "messages": [{"role": "user", "content": "My invoice is wrong."}],
     }
@@ -145,6 +148,16 @@ def run_checks():
         status == 200 and sent.get("messages", [{}])[0].get("content", "").startswith("You are Acme's support agent"),
         f"{status} {json.dumps(sent.get('messages', out))}",
     )
+
+    # A template substitution cannot express: promptd answers 422, so LiteLLM fails the request
+    # instead of sending the model a wrong prompt.
+    status, out = chat({"name": "Ada", "vip": True}, BRANCHY_ID)
+    check(
+        "a template with a condition on a variable fails through LiteLLM (promptd's 422) instead of reaching the model",
+        status != 200 and "422" in str(out),
+        f"{status} {out}",
+    )
+    print(f"     (LiteLLM answered {status}: {str(out)[:160]})")
 
     print(f"LiteLLM gateway check: {passed} passed, {failed} failed")
     sys.exit(1 if failed else 0)

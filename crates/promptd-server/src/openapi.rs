@@ -191,6 +191,8 @@ fn written_version_links() -> Value {
         "ListVersions": by_id_and_env("prompt_versions"),
         "PatchVersion": by_id_and_env("patch_prompt"),
         "DeleteVersion": by_id_and_env("delete_prompt"),
+        "GatewayPrompt": {"operationId": "litellm_prompt_management",
+                          "parameters": {"query.prompt_id": id, "query.environment": env}},
         "RenderVersion": {"operationId": "render_prompt", "parameters": {"path.prompt_id": id},
                           "requestBody": {"environment": env}},
         "UpdatePrompt": {"operationId": "update_prompt", "parameters": {"path.prompt_id": id},
