@@ -83,9 +83,9 @@ YAML
   exec setsid "$VENV/bin/litellm" --config "$TMP/litellm.yaml" --host 127.0.0.1 --port "$LITELLM_PORT"
 ) >"$TMP/litellm.log" 2>&1 </dev/null &
 PIDS+=($!)
-t0=$(date +%s.%N)
+t0=$(date +%s%N)
 wait_up "http://127.0.0.1:$LITELLM_PORT/health/liveliness" "${PIDS[-1]}" litellm "$TMP/litellm.log"
-echo "litellm $LITELLM_VERSION up in $(echo "$(date +%s.%N) - $t0" | bc) s"
+echo "litellm $LITELLM_VERSION up in $(( ($(date +%s%N) - t0) / 1000000 )) ms"
 
 LITELLM_URL="http://127.0.0.1:$LITELLM_PORT" LITELLM_KEY=$LITELLM_MASTER_KEY \
   "$VENV/bin/python" scripts/litellm_gateway_check.py check \
