@@ -211,6 +211,8 @@ fn written_version_links() -> Value {
         "ListVersions": by_id_and_env("prompt_versions"),
         "PatchVersion": by_id_and_env("patch_prompt"),
         "DeleteVersion": by_id_and_env("delete_prompt"),
+        "GatewayPrompt": {"operationId": "litellm_prompt_management",
+                          "parameters": {"query.prompt_id": id, "query.environment": env}},
         "RenderVersion": {"operationId": "render_prompt", "parameters": {"path.prompt_id": id},
                           "requestBody": {"environment": env}},
         "UpdatePrompt": {"operationId": "update_prompt", "parameters": {"path.prompt_id": id},
@@ -406,6 +408,16 @@ fn operations() -> Vec<(&'static str, &'static str, &'static str, Value)> {
                     "properties": {"file": {"type": "string", "format": "binary", "description": "A `.prompt` file."}}
                 }}}}))
                 .errors(&[400, 413, 422])),
+        ("GET", "/beta/litellm_prompt_management", "litellm_prompt_management",
+            Op::new("prompts", "A prompt for a LiteLLM gateway, with {name} placeholders", ok_json("The messages with each variable left as `{name}`, the model and its parameters, in the shape LiteLLM's `generic_prompt_management` reads.", r("GatewayPrompt")))
+                .describe("What LiteLLM's `generic_prompt_management` integration calls: it fills in `{name}` placeholders itself, by plain text substitution. The version is chosen as `GET /prompts/{prompt_id}/info` chooses it. A template whose output depends on a variable in a way substitution cannot express (a condition, a loop, a filter, test or method on it, a use inside an expression…) is 422, naming the variable and the line; render such prompts with `/chat/completions` or `POST /prompts/{prompt_id}/render`. See docs/litellm-gateway.md.")
+                .params(vec![
+                    json!({"name": "prompt_id", "in": "query", "required": true, "description": id_or_version, "example": "greeting", "schema": {"type": "string", "pattern": ID_PATTERN}}),
+                    env_query("Serve this environment instead of production → staging → development."),
+                    int_query("version", 1, MAX_VERSION, "Serve this version of the environment (also `prompt_id=greeting.v2`; both must agree)."),
+                ])
+                .errors(&[400, 403, 404])
+                .response("422", render_422.clone())),
         ("POST", "/key/generate", "generate_key",
             Op::new("keys", "Create a key (shown only in this answer)", ok_json("The key and its record.", r("GeneratedKey")))
                 .describe("Needs a `proxy_admin` key. 409 when `key_alias` is taken.")
@@ -659,6 +671,18 @@ fn schemas(models: &[String]) -> Value {
                 "model": {"type": ["string", "null"]},
                 "messages": {"type": "array", "items": r("ChatMessage")},
                 "optional_params": obj
+            }
+        },
+        "GatewayPrompt": {
+            "type": "object",
+            "required": ["prompt_id", "prompt_template", "prompt_template_model", "prompt_template_optional_params", "version", "environment"],
+            "properties": {
+                "prompt_id": {"type": "string"},
+                "prompt_template": {"type": "array", "items": r("ChatMessage"), "description": "The messages, each variable left as a `{name}` placeholder."},
+                "prompt_template_model": {"type": ["string", "null"]},
+                "prompt_template_optional_params": obj,
+                "version": {"type": "integer", "minimum": 1},
+                "environment": {"type": "string"}
             }
         },
         "TestRequest": {

@@ -13,6 +13,7 @@ pub mod definition;
 mod engine;
 mod frontmatter;
 mod nesting;
+pub mod placeholders;
 mod roles;
 mod schema;
 
@@ -25,6 +26,7 @@ use serde_json::{Map, Value};
 pub use definition::{Definition, DefinitionError, SUPPORTED_INTEGRATIONS, TemplateSource};
 pub use frontmatter::split_frontmatter;
 pub use nesting::{MAX_NESTING, MAX_VALUE_DEPTH};
+pub use placeholders::PlaceholderError;
 pub use schema::{FieldType, SchemaField};
 
 /// Bounds on one render. Exceeding one is [`TemplateError::LimitExceeded`], never a hang.
@@ -201,6 +203,10 @@ struct Inner {
     content: String,
     /// Line number (1-based) of the body's first line in the whole file.
     body_line: usize,
+    /// Line number (1-based) of `content`'s first line in the whole file.
+    content_line: usize,
+    /// Whether printed values are HTML-escaped ([`EngineOptions::escape_html`]).
+    escape_html: bool,
     limits: Limits,
     /// Stack a render needs (see `nesting`): it runs on a fresh segment when less is left.
     render_stack: usize,
@@ -289,6 +295,10 @@ impl Prompt {
         let body = split.body;
         let body_line = split.body_line;
         let content = body.trim().to_owned();
+        let content_line = body_line
+            + body[..body.len() - body.trim_start().len()]
+                .matches('\n')
+                .count();
         let shape = nesting::check(&body, opts.limits.recursion).map_err(|e| {
             let offset = e.offset.min(body.len());
             TemplateError::Syntax {
@@ -320,6 +330,8 @@ impl Prompt {
             model,
             schema,
             body_line,
+            content_line,
+            escape_html: opts.escape_html,
             limits: opts.limits.clone(),
             render_stack: render_stack(shape.value_depth, opts.limits.recursion),
         })))
@@ -381,6 +393,54 @@ impl Prompt {
             return Err(engine::output_limit(inner.limits.max_output_bytes));
         }
         Ok(roles::split(&text, &roles::Provenance::from_spans(&spans)))
+    }
+
+    /// The messages with each variable left as a `{name}` placeholder, for clients that fill
+    /// variables in by plain text substitution (LiteLLM's `generic_prompt_management`); an
+    /// error when the output depends on a variable in a way substitution cannot express. The
+    /// rule and why it is sound are in [`placeholders`].
+    pub fn placeholder_messages(&self) -> Result<Vec<Message>, PlaceholderError> {
+        let inner = &self.0;
+        let globals: std::collections::HashSet<String> = inner
+            .env
+            .globals()
+            .map(|(name, _)| name.to_owned())
+            .collect();
+        let analysis = on_enough_stack(PARSE_STACK, || {
+            placeholders::analyse(&inner.content, inner.content_line, &globals)
+        })?;
+        let variables = analysis.variables;
+        if inner.escape_html
+            && let Some(first) = variables.first()
+        {
+            return Err(PlaceholderError::EscapedValues {
+                variable: first.clone(),
+            });
+        }
+        // Two renders with sentinels built from two characters absent from the template; the
+        // syntax check makes one enough, the second guards against a constant spelling one.
+        let first = placeholders::marker_absent_from(&inner.content, 0xE000);
+        let second = placeholders::marker_absent_from(&inner.content, u32::from(first) + 1);
+        let mut answers = Vec::with_capacity(2);
+        for marker in [first, second] {
+            let rendered =
+                self.render_unchecked(&placeholders::sentinel_vars(&variables, marker))?;
+            answers.push(placeholders::to_placeholders(
+                rendered,
+                &variables,
+                marker,
+                &inner.content,
+                inner.content_line,
+            )?);
+        }
+        let second_answer = answers.pop().unwrap_or_default();
+        let first_answer = answers.pop().unwrap_or_default();
+        if first_answer != second_answer {
+            return Err(PlaceholderError::Unstable {
+                variable: variables.first().cloned().unwrap_or_default(),
+            });
+        }
+        Ok(first_answer)
     }
 
     /// `{"content": body, "metadata": frontmatter}`, as LiteLLM's converter answers.

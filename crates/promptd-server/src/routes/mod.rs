@@ -1,6 +1,7 @@
 //! Every route promptd serves, in one place: [`ROUTES`] and [`router`] come from the same
 //! table, so the OpenAPI document can be checked against what is actually routed.
 
+pub mod gateway;
 pub mod health;
 pub mod keys;
 pub mod prompts;
@@ -75,4 +76,5 @@ route_table! {
     get "/key/info" => keys::info,
     get "/key/list" => keys::list,
     post "/key/delete" => keys::delete,
+    get "/beta/litellm_prompt_management" => gateway::litellm_prompt_management,
 }

@@ -6,6 +6,7 @@ mod fixtures;
 mod frontmatter;
 mod json_forms;
 mod limits;
+mod placeholders;
 mod properties;
 mod rendering;
 mod roles;

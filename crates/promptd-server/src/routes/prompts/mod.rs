@@ -30,12 +30,12 @@ pub struct EnvQuery {
 }
 
 /// An environment from a query parameter or body field (`None` when absent); 400 naming `what`.
-fn env_param(what: &str, raw: Option<&str>) -> ApiResult<Option<Environment>> {
+pub(crate) fn env_param(what: &str, raw: Option<&str>) -> ApiResult<Option<Environment>> {
     Environment::parse_opt(raw).map_err(|e| ApiError::bad_request(format!("{what}: {e}")))
 }
 
 /// A path id that cannot name any prompt is simply not found.
-fn path_ref(raw: &str) -> ApiResult<PromptRef> {
+pub(crate) fn path_ref(raw: &str) -> ApiResult<PromptRef> {
     PromptRef::parse(raw).map_err(|e| ApiError::not_found(format!("Prompt {raw} not found ({e})")))
 }
 
