@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Write throughput: versions appended per second on SQLite and on PostgreSQL, by wrk PUTting
 # new versions of one prompt (the worst case: every write contends for the same counter row).
-# Usage: bench/writes.sh [SECONDS] [CONNECTIONS]   (PostgreSQL part needs PROMPTD_BENCH_POSTGRES_URL,
+# Usage: bench/writes.sh [SECONDS] [CONNECTIONS]   (PROMPTD_BIN=PATH uses that binary instead of
+# building; the PostgreSQL part needs PROMPTD_BENCH_POSTGRES_URL,
 # default postgres://postgres@127.0.0.1:5432/postgres; a database promptd_bench_writes is created and dropped)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,8 +11,12 @@ CONN=${2:-8}
 export PROMPTD_MASTER_KEY=sk-bench
 PG_ADMIN=${PROMPTD_BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
-cargo build --release -j2 -p promptd >/dev/null
-BIN="${CARGO_TARGET_DIR:-target}/release/promptd"
+if [[ -n "${PROMPTD_BIN:-}" ]]; then
+  BIN=$PROMPTD_BIN
+else
+  cargo build --release -j2 -p promptd >/dev/null
+  BIN="${CARGO_TARGET_DIR:-target}/release/promptd"
+fi
 TMP=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$TMP"' EXIT
 

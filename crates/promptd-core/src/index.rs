@@ -4,7 +4,8 @@
 //!
 //! **Architecture invariant:** the index is only ever changed by replacing the whole set of
 //! versions of one prompt (`replace_stored`), with data read back from the store after a commit,
-//! so concurrent writers cannot leave it half-updated or out of order.
+//! or by adding versions the store has just committed (`insert_stored`, under the instance's
+//! write lock), so concurrent writers cannot leave it half-updated or out of order.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -86,6 +87,21 @@ impl<T> Index<T> {
         }
         if group.is_empty() {
             self.prompts.remove(prompt_id.as_str());
+        }
+    }
+
+    /// Adds versions the store just committed (O(log n) each: a write to a prompt with
+    /// thousands of versions does not rebuild them). A version already present is replaced.
+    pub fn insert_stored(&mut self, entries: Vec<Arc<Entry<T>>>) {
+        for e in entries {
+            debug_assert_eq!(e.record.source, PromptSource::Db);
+            self.prompts
+                .entry(e.record.prompt_id.as_str().to_owned())
+                .or_default()
+                .stored
+                .entry(e.record.environment.as_str().to_owned())
+                .or_default()
+                .insert(e.record.version, e);
         }
     }
 

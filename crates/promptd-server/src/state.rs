@@ -436,6 +436,7 @@ impl App {
     /// Runs under the write lock.
     async fn commit_batch(&self, batch: Vec<QueuedWrite>, deadline: tokio::time::Instant) {
         let n = batch.len();
+        tracing::debug!(writes = n, "group commit");
         let mut appends = Vec::with_capacity(n);
         let mut waiting = Vec::with_capacity(n);
         for w in batch {
@@ -500,21 +501,7 @@ impl App {
 
     /// Puts committed versions into the index and empties the answer caches.
     fn show_appended(&self, entries: Vec<Arc<PromptEntry>>) {
-        {
-            let mut idx = self.index.write();
-            let mut by_prompt: HashMap<PromptId, Vec<Arc<PromptEntry>>> = HashMap::new();
-            for e in entries {
-                by_prompt
-                    .entry(e.record.prompt_id.clone())
-                    .or_default()
-                    .push(e);
-            }
-            for (id, new) in by_prompt {
-                let mut all = idx.stored_entries(&id);
-                all.extend(new);
-                idx.replace_stored(&id, all);
-            }
-        }
+        self.index.write().insert_stored(entries);
         self.clear_caches();
     }
 
