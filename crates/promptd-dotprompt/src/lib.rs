@@ -180,6 +180,7 @@ struct Inner {
     schemas: Map<String, Value>,
     limits: Limits,
     source: String,
+    body: String,
 }
 
 /// A parsed Dotprompt with its partials resolved. Cheap to clone, safe to share.
@@ -355,6 +356,7 @@ impl Prompt {
             schemas,
             limits: opts.limits.clone(),
             source: text.to_owned(),
+            body: doc.template,
         })))
     }
 
@@ -396,6 +398,11 @@ impl Prompt {
     /// `output.schema` as JSON Schema, if declared.
     pub fn output_schema(&self) -> Option<&Value> {
         self.0.metadata.get("output")?.get("schema")
+    }
+
+    /// The Handlebars body (after the frontmatter, trimmed when there is one).
+    pub fn template(&self) -> &str {
+        &self.0.body
     }
 
     /// The whole text the prompt was parsed from.
