@@ -8,6 +8,7 @@ mod auth;
 mod config_prompts;
 mod connections;
 mod diff;
+mod dotprompt;
 mod errors;
 mod import;
 mod key_reach;
