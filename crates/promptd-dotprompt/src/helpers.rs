@@ -182,9 +182,12 @@ helper!(RoleHelper, |h, _r, _ctx, _rc, out| {
     if is_role_name(&role) {
         put(out, Piece::Role(role))
     } else {
-        // The reference's splitter ignores such a marker: it stays text.
-        out.write(&format!("<<<dotprompt:role:{role}>>>"))?;
-        Ok(())
+        // The reference leaves such a marker in the text (or, at the start of a piece, takes
+        // `System>>>rest` as the role and drops the text): neither is a prompt anyone meant.
+        Err(RenderErrorReason::Other(format!(
+            "{{{{role \"{role}\"}}}}: a role is lowercase letters: system, user, model or tool"
+        ))
+        .into())
     }
 });
 
