@@ -51,7 +51,7 @@ fn bench(case: &Value, n: u64) -> Result<Value, String> {
         .map_err(|e| format!("bad data: {e}"))?;
     let start = std::time::Instant::now();
     for _ in 0..n {
-        std::hint::black_box(prompt.render_unchecked(&data).map_err(|e| e.to_string())?);
+        std::hint::black_box(prompt.render(&data).map_err(|e| e.to_string())?);
     }
     let ns = start.elapsed().as_nanos() as f64 / n as f64;
     Ok(json!({ "ns_per_render": ns }))

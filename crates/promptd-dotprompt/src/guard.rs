@@ -21,10 +21,12 @@ pub const DATA_PARAM_PREFIX: &str = "@";
 
 /// Refuses text whose tags nest deeper than [`MAX_NESTING`], measured on the text (so the
 /// parser never recurses that deep): open blocks, `{{else x}}` chains and parentheses.
-pub fn check_nesting(source: &str, body_line: usize) -> Result<(), DotpromptError> {
+/// Returns the deepest nesting found.
+pub fn check_nesting(source: &str, body_line: usize) -> Result<usize, DotpromptError> {
     let bytes = source.as_bytes();
     let mut depth: Vec<usize> = Vec::new(); // per open block: extra `else if` levels
     let mut i = 0;
+    let mut deepest = 0usize;
     let err = |at: usize, what: &str| DotpromptError::Syntax {
         line: source[..at].matches('\n').count() + body_line,
         message: format!(
@@ -55,6 +57,7 @@ pub fn check_nesting(source: &str, body_line: usize) -> Result<(), DotpromptErro
             match b {
                 b'(' => {
                     parens += 1;
+                    deepest = deepest.max(depth.len() + parens);
                     if parens > MAX_NESTING {
                         return Err(err(start, "parentheses"));
                     }
@@ -79,9 +82,10 @@ pub fn check_nesting(source: &str, body_line: usize) -> Result<(), DotpromptErro
         if total > MAX_NESTING {
             return Err(err(start, "blocks"));
         }
+        deepest = deepest.max(total);
         i = end.max(start + 2);
     }
-    Ok(())
+    Ok(deepest)
 }
 
 /// What one template refers to: partial names (how many times each), inline partials it

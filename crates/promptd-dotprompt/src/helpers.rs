@@ -107,11 +107,32 @@ fn put(out: &mut dyn Output, piece: Piece) -> HelperResult {
     });
     match index {
         Some(i) => {
-            out.write(&format!("{MARK_START}{}:{i}{MARK_END}", nonce()))?;
+            out.write(marker_prefix())?;
+            let mut digits = [0u8; 20];
+            let mut n = i;
+            let mut at = digits.len();
+            loop {
+                at -= 1;
+                digits[at] = b'0' + (n % 10) as u8;
+                n /= 10;
+                if n == 0 {
+                    break;
+                }
+            }
+            out.write(std::str::from_utf8(&digits[at..]).unwrap_or("0"))?;
+            out.write(MARK_END_STR)?;
             Ok(())
         }
         None => Err(RenderErrorReason::Other("Dotprompt helper outside a render".into()).into()),
     }
+}
+
+const MARK_END_STR: &str = "\u{fdd1}";
+
+/// `MARK_START`, the nonce and `:`: the start of every internal marker.
+fn marker_prefix() -> &'static str {
+    static PREFIX: OnceLock<String> = OnceLock::new();
+    PREFIX.get_or_init(|| format!("{MARK_START}{}:", nonce()))
 }
 
 /// The output: a string that refuses to grow past the limit or past the deadline.

@@ -181,6 +181,8 @@ struct Inner {
     limits: Limits,
     source: String,
     body: String,
+    /// Stack a render needs (see [`render_stack`]).
+    render_stack: usize,
 }
 
 /// A parsed Dotprompt with its partials resolved. Cheap to clone, safe to share.
@@ -197,14 +199,15 @@ impl std::fmt::Debug for Prompt {
 
 /// Stack for parsing and rendering: the text's nesting is at most [`MAX_NESTING`] and partials
 /// at most `max_partial_depth` deep (64 KiB a level, generous; 8x in unoptimised builds).
-const STACK_PER_LEVEL: usize = 64 * 1024 * if cfg!(debug_assertions) { 8 } else { 1 };
+const STACK_PER_LEVEL: usize = 32 * 1024 * if cfg!(debug_assertions) { 8 } else { 1 };
 
-fn stack_for(limits: &Limits) -> usize {
-    (MAX_NESTING + 8)
-        .saturating_mul(limits.max_partial_depth.saturating_add(1))
-        .saturating_mul(STACK_PER_LEVEL)
-        .min(1 << 30)
-        / 4
+/// Stack for parsing: the text nests at most [`MAX_NESTING`] levels (checked first).
+const PARSE_STACK: usize = (MAX_NESTING + 16) * STACK_PER_LEVEL;
+
+/// Stack for rendering a template whose nesting, through its deepest chain of partials, is
+/// `depth` levels: one level per block or partial, plus a margin for the render's own frames.
+fn render_stack(depth: usize) -> usize {
+    depth.saturating_add(16).saturating_mul(STACK_PER_LEVEL)
 }
 
 fn syntax_error(e: &handlebars::TemplateError, body_line: usize) -> DotpromptError {
@@ -220,8 +223,8 @@ fn compile(
     source: &str,
     partial: bool,
     body_line: usize,
-) -> Result<Template, DotpromptError> {
-    guard::check_nesting(source, body_line)?;
+) -> Result<(Template, usize), DotpromptError> {
+    let depth = guard::check_nesting(source, body_line)?;
     let compiled = if partial {
         registry.register_partial(name, source)
     } else {
@@ -238,7 +241,7 @@ fn compile(
         DotpromptError::Render(format!("template '{name}' vanished after compiling"))
     })?;
     registry.unregister_template(name);
-    Ok(t)
+    Ok((t, depth))
 }
 
 const MAIN: &str = "\u{0}main";
@@ -258,8 +261,7 @@ impl Prompt {
     /// Parses the frontmatter, converts Picoschema, compiles the body and every partial it
     /// reaches (given or resolved), and checks the static bounds.
     pub fn parse_with(text: &str, opts: &ParseOptions<'_>) -> Result<Prompt, DotpromptError> {
-        let stack = stack_for(&opts.limits);
-        stacker::maybe_grow(stack, stack, || Prompt::parse_inner(text, opts))
+        stacker::maybe_grow(PARSE_STACK, PARSE_STACK, || Prompt::parse_inner(text, opts))
     }
 
     fn parse_inner(text: &str, opts: &ParseOptions<'_>) -> Result<Prompt, DotpromptError> {
@@ -276,7 +278,9 @@ impl Prompt {
             base.insert("ext".into(), Value::Object(doc.ext.clone()));
         }
         let mut registry = helpers::registry();
-        let mut template = compile(&mut registry, MAIN, &doc.template, false, doc.body_line)?;
+        let (mut template, main_depth) =
+            compile(&mut registry, MAIN, &doc.template, false, doc.body_line)?;
+        let mut depths: BTreeMap<String, usize> = BTreeMap::new();
         let known = |n: &str| helpers::KNOWN_HELPERS.contains(&n);
         let mut refs = guard::Refs::default();
         guard::template_refs(&template, &mut refs, &known);
@@ -320,7 +324,8 @@ impl Prompt {
                         "the template includes the partial '{name}' ({{{{> {name}}}}}), which is not defined; define it or remove the include"
                     ))
                 })?;
-            let mut t = compile(&mut registry, &name, &source, true, 1)?;
+            let (mut t, own_depth) = compile(&mut registry, &name, &source, true, 1)?;
+            depths.insert(name.clone(), own_depth);
             let mut r = guard::Refs::default();
             guard::template_refs(&t, &mut r, &known);
             if let Some(p) = r.problems.first() {
@@ -345,6 +350,35 @@ impl Prompt {
             opts.limits.max_partial_depth,
             opts.limits.max_partial_expansions,
         )?;
+        // Deepest nesting through partials (the graph is acyclic now): each include may sit
+        // at the includer's deepest point, so depths add up along a chain.
+        fn chain(
+            name: &str,
+            graph: &BTreeMap<String, BTreeMap<String, usize>>,
+            depths: &BTreeMap<String, usize>,
+            memo: &mut BTreeMap<String, usize>,
+        ) -> usize {
+            if let Some(d) = memo.get(name) {
+                return *d;
+            }
+            let below = graph.get(name).map_or(0, |children| {
+                children
+                    .keys()
+                    .map(|c| chain(c, graph, depths, memo))
+                    .max()
+                    .unwrap_or(0)
+            });
+            let d = depths.get(name).copied().unwrap_or(0) + 1 + below;
+            memo.insert(name.to_owned(), d);
+            d
+        }
+        let mut memo = BTreeMap::new();
+        let partial_depth = root
+            .keys()
+            .map(|n| chain(n, &graph, &depths, &mut memo))
+            .max()
+            .unwrap_or(0);
+        let render_stack = render_stack(main_depth + partial_depth);
         let mut schemas = opts.schemas.clone();
         let metadata = resolve_metadata(&base, None, &mut schemas, opts.schema_resolver)?;
         Ok(Prompt(Arc::new(Inner {
@@ -357,6 +391,7 @@ impl Prompt {
             limits: opts.limits.clone(),
             source: text.to_owned(),
             body: doc.template,
+            render_stack,
         })))
     }
 
@@ -439,7 +474,7 @@ impl Prompt {
         if check && let Some(schema) = metadata.get("input").and_then(|i| i.get("schema")) {
             schema::check(schema, &input)?;
         }
-        let stack = stack_for(&self.0.limits);
+        let stack = self.0.render_stack;
         stacker::maybe_grow(stack, stack, || self.render_inner(input, data, metadata))
     }
 
@@ -450,15 +485,19 @@ impl Prompt {
         metadata: &Map<String, Value>,
     ) -> Result<Vec<Message>, DotpromptError> {
         let inner = &self.0;
-        let ctx = Context::wraps(&input).map_err(|e| DotpromptError::Render(e.to_string()))?;
-        let mut prompt_meta = metadata.clone();
-        prompt_meta.remove("input");
-        let mut meta = Map::new();
-        meta.insert("prompt".into(), Value::Object(prompt_meta));
-        meta.insert(
-            "messages".into(),
-            serde_json::to_value(&data.messages).unwrap_or(Value::Null),
-        );
+        let ctx = Context::from(input);
+        // `@metadata`: {prompt: the metadata without input, messages}, built only when read.
+        let meta = || {
+            let mut prompt_meta = metadata.clone();
+            prompt_meta.remove("input");
+            let mut meta = Map::new();
+            meta.insert("prompt".into(), Value::Object(prompt_meta));
+            meta.insert(
+                "messages".into(),
+                serde_json::to_value(&data.messages).unwrap_or(Value::Null),
+            );
+            Value::Object(meta)
+        };
         let params: Vec<(String, Value)> = inner
             .data_names
             .iter()
@@ -467,7 +506,7 @@ impl Prompt {
                     data.context
                         .get(n)
                         .cloned()
-                        .unwrap_or_else(|| Value::Object(meta.clone()))
+                        .unwrap_or_else(meta)
                 } else {
                     data.context.get(n).cloned().unwrap_or(Value::Null)
                 };

@@ -226,7 +226,7 @@ pub fn check(schema: &Value, data: &Value) -> Result<(), DotpromptError> {
     if !missing.is_empty() {
         return Err(DotpromptError::MissingVariables { names: missing });
     }
-    check_at(schema, data, "", 0)
+    check_at(schema, data, &At::Root, 0)
 }
 
 fn join(path: &str, key: &str) -> String {
@@ -234,6 +234,27 @@ fn join(path: &str, key: &str) -> String {
         key.to_owned()
     } else {
         format!("{path}.{key}")
+    }
+}
+
+/// Where a value sits in the input, spelled only when an error names it.
+#[derive(Clone, Copy)]
+enum At<'a> {
+    Root,
+    Key(&'a At<'a>, &'a str),
+    Index(&'a At<'a>, usize),
+}
+
+impl At<'_> {
+    fn spell(&self) -> String {
+        match self {
+            At::Root => String::new(),
+            At::Key(parent, k) => join(&parent.spell(), k),
+            At::Index(parent, i) => {
+                let p = parent.spell();
+                format!("{}[{i}]", if p.is_empty() { "input" } else { &p })
+            }
+        }
     }
 }
 
@@ -257,21 +278,32 @@ fn required_missing(schema: &Value, data: &Value, path: &str, out: &mut Vec<Stri
     }
 }
 
-fn check_at(schema: &Value, data: &Value, path: &str, depth: usize) -> Result<(), DotpromptError> {
+fn check_at(schema: &Value, data: &Value, at: &At<'_>, depth: usize) -> Result<(), DotpromptError> {
     let Some(s) = schema.as_object() else {
         return Ok(());
     };
     if depth > 64 {
         return Ok(());
     }
-    let field = || if path.is_empty() { "input".to_owned() } else { path.to_owned() };
+    let field = || {
+        let p = at.spell();
+        if p.is_empty() { "input".to_owned() } else { p }
+    };
     if let Some(t) = s.get("type") {
-        let types: Vec<&str> = match t {
-            Value::String(x) => vec![x.as_str()],
-            Value::Array(xs) => xs.iter().filter_map(Value::as_str).collect(),
-            _ => vec![],
+        let ok = match t {
+            Value::String(x) => matches_type(x, data),
+            Value::Array(xs) => {
+                xs.iter().filter_map(Value::as_str).any(|ty| matches_type(ty, data))
+                    || !xs.iter().any(Value::is_string)
+            }
+            _ => true,
         };
-        if !types.is_empty() && !types.iter().any(|ty| matches_type(ty, data)) {
+        if !ok {
+            let types: Vec<&str> = match t {
+                Value::String(x) => vec![x.as_str()],
+                Value::Array(xs) => xs.iter().filter_map(Value::as_str).collect(),
+                _ => vec![],
+            };
             return Err(DotpromptError::VariableType {
                 name: field(),
                 expected: types.join(" or "),
@@ -294,10 +326,10 @@ fn check_at(schema: &Value, data: &Value, path: &str, depth: usize) -> Result<()
             let props = s.get("properties").and_then(Value::as_object);
             for (k, v) in d {
                 match props.and_then(|p| p.get(k)) {
-                    Some(sub) => check_at(sub, v, &join(path, k), depth + 1)?,
+                    Some(sub) => check_at(sub, v, &At::Key(at, k), depth + 1)?,
                     None => {
                         if let Some(extra @ Value::Object(_)) = s.get("additionalProperties") {
-                            check_at(extra, v, &join(path, k), depth + 1)?;
+                            check_at(extra, v, &At::Key(at, k), depth + 1)?;
                         }
                     }
                 }
@@ -306,7 +338,7 @@ fn check_at(schema: &Value, data: &Value, path: &str, depth: usize) -> Result<()
         Value::Array(items) => {
             if let Some(item_schema) = s.get("items") {
                 for (i, v) in items.iter().enumerate() {
-                    check_at(item_schema, v, &format!("{}[{i}]", field()), depth + 1)?;
+                    check_at(item_schema, v, &At::Index(at, i), depth + 1)?;
                 }
             }
         }
