@@ -40,7 +40,10 @@ fn run(case: &Value) -> Result<Value, String> {
         .map_err(|e| e.to_string())?;
     let mut out = meta;
     out.remove("input");
-    out.insert("messages".into(), serde_json::to_value(messages).unwrap_or_default());
+    out.insert(
+        "messages".into(),
+        serde_json::to_value(messages).unwrap_or_default(),
+    );
     Ok(Value::Object(out))
 }
 

@@ -182,10 +182,7 @@ mod tests {
 
     #[test]
     fn crlf_line_ends_are_accepted() {
-        assert_eq!(
-            split("---\r\na: 1\r\n---\r\nbody"),
-            Some(("a: 1", "body"))
-        );
+        assert_eq!(split("---\r\na: 1\r\n---\r\nbody"), Some(("a: 1", "body")));
     }
 
     #[test]

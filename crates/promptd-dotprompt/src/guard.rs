@@ -66,7 +66,12 @@ pub fn check_nesting(source: &str, body_line: usize) -> Result<usize, DotpromptE
                 _ => {}
             }
         }
-        if head.starts_with('#') || (head.starts_with('^') && head[1..].trim_start().starts_with(|c: char| !c.is_whitespace() && c != '}' && c != '~')) {
+        if head.starts_with('#')
+            || (head.starts_with('^')
+                && head[1..]
+                    .trim_start()
+                    .starts_with(|c: char| !c.is_whitespace() && c != '}' && c != '~'))
+        {
             depth.push(0);
         } else if head.starts_with('/') {
             depth.pop();
@@ -142,7 +147,8 @@ fn element_refs(e: &TemplateElement, refs: &mut Refs, known: &dyn Fn(&str) -> bo
                     *refs.partials.entry(name).or_default() += 1;
                 }
                 _ => refs.problems.push(
-                    "partial names must be written in the template ({{> name}}), not computed".into(),
+                    "partial names must be written in the template ({{> name}}), not computed"
+                        .into(),
                 ),
             }
             for p in d.params.iter().chain(d.hash.values()) {

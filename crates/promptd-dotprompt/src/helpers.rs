@@ -159,7 +159,7 @@ impl Output for BoundedOutput {
             return Err(std::io::Error::other("output size limit exceeded"));
         }
         self.writes = self.writes.wrapping_add(1);
-        if self.writes % 16 == 0 && check_deadline().is_err() {
+        if self.writes.is_multiple_of(16) && check_deadline().is_err() {
             return Err(std::io::Error::other("render time limit exceeded"));
         }
         self.buf.push_str(seg);
@@ -289,8 +289,14 @@ fn branch<'reg: 'rc, 'rc>(
     rc: &mut RenderContext<'reg, 'rc>,
     out: &mut dyn Output,
 ) -> HelperResult {
-    let a = h.param(0).filter(|p| !p.is_value_missing()).map(|p| p.value());
-    let b = h.param(1).filter(|p| !p.is_value_missing()).map(|p| p.value());
+    let a = h
+        .param(0)
+        .filter(|p| !p.is_value_missing())
+        .map(|p| p.value());
+    let b = h
+        .param(1)
+        .filter(|p| !p.is_value_missing())
+        .map(|p| p.value());
     let equal = js_strict_equal(a, b);
     let t = if equal == equal_means_fn {
         h.template()

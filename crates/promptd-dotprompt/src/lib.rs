@@ -64,9 +64,7 @@ pub enum DotpromptError {
     #[error("invalid frontmatter at line {line}: {message}")]
     Frontmatter { line: usize, message: String },
     /// The Handlebars body does not parse, nests too deeply or calls an unknown helper.
-    #[error(
-        "template syntax error at line {line}: {message}; check the {{{{ }}}} tags there"
-    )]
+    #[error("template syntax error at line {line}: {message}; check the {{{{ }}}} tags there")]
     Syntax { line: usize, message: String },
     /// A partial is missing, or partials include each other in a cycle or too deeply.
     #[error("{0}")]
@@ -232,10 +230,7 @@ fn compile(
     };
     compiled.map_err(|e| match partial {
         false => syntax_error(&e, body_line),
-        true => DotpromptError::Partial(format!(
-            "partial '{name}' does not parse: {}",
-            e.reason()
-        )),
+        true => DotpromptError::Partial(format!("partial '{name}' does not parse: {}", e.reason())),
     })?;
     let t = registry.get_template(name).cloned().ok_or_else(|| {
         DotpromptError::Render(format!("template '{name}' vanished after compiling"))
@@ -503,10 +498,7 @@ impl Prompt {
             .iter()
             .map(|n| {
                 let v = if n == "metadata" {
-                    data.context
-                        .get(n)
-                        .cloned()
-                        .unwrap_or_else(meta)
+                    data.context.get(n).cloned().unwrap_or_else(meta)
                 } else {
                     data.context.get(n).cloned().unwrap_or(Value::Null)
                 };
@@ -527,7 +519,9 @@ impl Prompt {
                 tripped: None,
             })
         });
-        let result = inner.template.render(&inner.registry, &ctx, &mut rc, &mut out);
+        let result = inner
+            .template
+            .render(&inner.registry, &ctx, &mut rc, &mut out);
         let state = helpers::STATE.with(|s| s.borrow_mut().take());
         let (pieces, tripped) = state.map_or((Vec::new(), None), |s| (s.pieces, s.tripped));
         drop(rc);

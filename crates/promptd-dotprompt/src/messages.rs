@@ -12,7 +12,11 @@ use crate::helpers::{MARK_END, MARK_START, Piece, nonce};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Media {
     pub url: String,
-    #[serde(rename = "contentType", skip_serializing_if = "Option::is_none", default)]
+    #[serde(
+        rename = "contentType",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
     pub content_type: Option<String>,
 }
 

@@ -210,7 +210,9 @@ fn matches_type(ty: &str, v: &Value) -> bool {
         "object" => v.is_object(),
         "number" => v.is_number(),
         "integer" => match v {
-            Value::Number(n) => n.is_i64() || n.is_u64() || n.as_f64().is_some_and(|f| f.fract() == 0.0),
+            Value::Number(n) => {
+                n.is_i64() || n.is_u64() || n.as_f64().is_some_and(|f| f.fract() == 0.0)
+            }
             _ => false,
         },
         _ => true,
@@ -293,7 +295,9 @@ fn check_at(schema: &Value, data: &Value, at: &At<'_>, depth: usize) -> Result<(
         let ok = match t {
             Value::String(x) => matches_type(x, data),
             Value::Array(xs) => {
-                xs.iter().filter_map(Value::as_str).any(|ty| matches_type(ty, data))
+                xs.iter()
+                    .filter_map(Value::as_str)
+                    .any(|ty| matches_type(ty, data))
                     || !xs.iter().any(Value::is_string)
             }
             _ => true,

@@ -44,7 +44,7 @@ fn obj(v: Option<&Value>) -> Map<String, Value> {
 /// `{...expected, ext: expected.ext || {}, config: ..., metadata: ...}`
 fn with_defaults(mut m: Map<String, Value>) -> Value {
     for k in ["ext", "config", "metadata"] {
-        if !m.get(k).is_some_and(|v| !v.is_null()) {
+        if m.get(k).is_none_or(Value::is_null) {
             m.insert(k.into(), Value::Object(Map::new()));
         }
     }
@@ -52,8 +52,7 @@ fn with_defaults(mut m: Map<String, Value>) -> Value {
 }
 
 const KNOWN_EXPECT_KEYS: &[&str] = &[
-    "messages", "config", "raw", "ext", "input", "output", "model", "metadata", "toolDefs",
-    "tools",
+    "messages", "config", "raw", "ext", "input", "output", "model", "metadata", "toolDefs", "tools",
 ];
 
 fn run_case(suite: &Map<String, Value>, case: &Map<String, Value>) -> Result<(), String> {
@@ -76,8 +75,13 @@ fn run_case(suite: &Map<String, Value>, case: &Map<String, Value>) -> Result<(),
         schema_resolver: Some(&resolve_schema),
     };
     let expect = obj(case.get("expect"));
-    if let Some(k) = expect.keys().find(|k| !KNOWN_EXPECT_KEYS.contains(&k.as_str())) {
-        return Err(format!("the case states '{k}', which this runner does not compare"));
+    if let Some(k) = expect
+        .keys()
+        .find(|k| !KNOWN_EXPECT_KEYS.contains(&k.as_str()))
+    {
+        return Err(format!(
+            "the case states '{k}', which this runner does not compare"
+        ));
     }
     let prompt = Prompt::parse_with(template, &opts).map_err(|e| format!("parse: {e}"))?;
     // data: { ...suite.data, ...case.data }
@@ -147,7 +151,11 @@ fn every_case_of_the_dotprompt_spec_suite_passes_or_is_a_listed_exception() {
         let text = std::fs::read_to_string(file).expect("read spec file");
         let suites: Vec<Map<String, Value>> =
             serde_saphyr::from_str(&text).expect("spec file parses");
-        let rel = file.strip_prefix(spec_dir()).unwrap_or(file).display().to_string();
+        let rel = file
+            .strip_prefix(spec_dir())
+            .unwrap_or(file)
+            .display()
+            .to_string();
         for suite in &suites {
             groups += 1;
             let name = suite["name"].as_str().unwrap_or("?");
@@ -171,8 +179,19 @@ fn every_case_of_the_dotprompt_spec_suite_passes_or_is_a_listed_exception() {
             }
         }
     }
-    println!("spec: {passed}/{total} passed ({groups} groups, {} known exceptions)", KNOWN_EXCEPTIONS.len());
+    println!(
+        "spec: {passed}/{total} passed ({groups} groups, {} known exceptions)",
+        KNOWN_EXCEPTIONS.len()
+    );
     assert_eq!(groups, 69, "the suite has 69 groups");
-    assert_eq!(total, EXPECTED_CASES, "the suite has {EXPECTED_CASES} cases");
-    assert!(failures.is_empty(), "{} failing cases:\n{}", failures.len(), failures.join("\n"));
+    assert_eq!(
+        total, EXPECTED_CASES,
+        "the suite has {EXPECTED_CASES} cases"
+    );
+    assert!(
+        failures.is_empty(),
+        "{} failing cases:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

@@ -185,12 +185,10 @@ impl App {
         for cp in config_prompts {
             // The config loader checked the dialect already.
             let dialect = Dialect::of_params(&cp.litellm_params).unwrap_or_default();
-            let template =
-                Prompt::parse_dialect(&cp.template_text, dialect, &settings.engine).map_err(|source| {
-                    StartupError::ConfigPrompt {
-                        prompt_id: cp.prompt_id.to_string(),
-                        source,
-                    }
+            let template = Prompt::parse_dialect(&cp.template_text, dialect, &settings.engine)
+                .map_err(|source| StartupError::ConfigPrompt {
+                    prompt_id: cp.prompt_id.to_string(),
+                    source,
                 })?;
             index.insert_config(Entry {
                 record: PromptRecord {

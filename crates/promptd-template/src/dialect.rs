@@ -26,7 +26,8 @@ pub enum Dialect {
 
 impl Dialect {
     /// Every accepted spelling, for error messages.
-    pub const NAMES: &'static str = "\"litellm\" (Jinja, the default) or \"genkit\" (Google Dotprompt, Handlebars)";
+    pub const NAMES: &'static str =
+        "\"litellm\" (Jinja, the default) or \"genkit\" (Google Dotprompt, Handlebars)";
 
     /// The wire name: `litellm` or `genkit`.
     pub fn as_str(self) -> &'static str {
@@ -289,14 +290,14 @@ impl Prompt {
     pub fn input_names(&self) -> Vec<String> {
         match self {
             Prompt::Jinja(p) => p.input_schema().iter().map(|f| f.name.clone()).collect(),
-            Prompt::Genkit(g) => g
-                .0
-                .prompt
-                .input_schema()
-                .and_then(|s| s.get("properties"))
-                .and_then(Value::as_object)
-                .map(|m| m.keys().cloned().collect())
-                .unwrap_or_default(),
+            Prompt::Genkit(g) => {
+                g.0.prompt
+                    .input_schema()
+                    .and_then(|s| s.get("properties"))
+                    .and_then(Value::as_object)
+                    .map(|m| m.keys().cloned().collect())
+                    .unwrap_or_default()
+            }
         }
     }
 

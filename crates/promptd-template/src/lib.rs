@@ -25,9 +25,9 @@ use serde_json::{Map, Value};
 
 pub use definition::{Definition, DefinitionError, SUPPORTED_INTEGRATIONS, TemplateSource};
 pub use dialect::{DIALECT_FIELD, Dialect, GenkitPrompt, Prompt};
-pub use promptd_dotprompt;
 pub use frontmatter::split_frontmatter;
 pub use nesting::{MAX_NESTING, MAX_VALUE_DEPTH};
+pub use promptd_dotprompt;
 pub use schema::{FieldType, SchemaField};
 
 /// Bounds on one render. Exceeding one is [`TemplateError::LimitExceeded`], never a hang.

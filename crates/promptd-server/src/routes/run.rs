@@ -30,7 +30,10 @@ const PROMPT_KEYS: [&str; 4] = [
 fn messages_json(messages: &[Message]) -> Vec<Value> {
     messages
         .iter()
-        .map(|m| serde_json::to_value(m).unwrap_or_else(|_| json!({"role": m.role, "content": m.content})))
+        .map(|m| {
+            serde_json::to_value(m)
+                .unwrap_or_else(|_| json!({"role": m.role, "content": m.content}))
+        })
         .collect()
 }
 

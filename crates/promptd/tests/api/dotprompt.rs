@@ -139,8 +139,7 @@ async fn a_genkit_prompt_is_versioned_like_any_other() {
     let (s, info) = app.get("/prompts/v/info", MASTER).await;
     assert_eq!(s, 200);
     assert_eq!(
-        info["prompt_spec"]["litellm_params"]["prompt_dialect"],
-        "genkit",
+        info["prompt_spec"]["litellm_params"]["prompt_dialect"], "genkit",
         "{info}"
     );
 }
@@ -165,7 +164,10 @@ async fn an_unknown_dialect_or_a_broken_genkit_template_is_refused_when_saved() 
     let (s, out) = app.post("/prompts", MASTER, body).await;
     assert_eq!(s, 400, "{out}");
     assert!(
-        out["detail"].as_str().unwrap().contains("prompt_dialect must be"),
+        out["detail"]
+            .as_str()
+            .unwrap()
+            .contains("prompt_dialect must be"),
         "{out}"
     );
     let (s, out) = app
@@ -202,12 +204,19 @@ async fn chat_completions_with_a_genkit_prompt_sends_its_messages_and_response_f
     create_genkit(&app, "hello", GENKIT).await;
     let resp = app
         .req(Method::POST, "/chat/completions", Some(MASTER))
-        .json(&json!({"prompt_id": "hello", "prompt_variables": {"name": "Lin"},
-                      "messages": [{"role": "user", "content": "and be brief"}]}))
+        .json(
+            &json!({"prompt_id": "hello", "prompt_variables": {"name": "Lin"},
+                      "messages": [{"role": "user", "content": "and be brief"}]}),
+        )
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status().as_u16(), 200, "{}", resp.text().await.unwrap());
+    assert_eq!(
+        resp.status().as_u16(),
+        200,
+        "{}",
+        resp.text().await.unwrap()
+    );
     let format: Value = serde_json::from_str(OUTPUT_FORMAT).unwrap();
     assert_eq!(
         fake.last_request().unwrap().body,
@@ -258,8 +267,12 @@ async fn the_converter_reads_a_genkit_file_when_the_dialect_is_given() {
         .text("prompt_dialect", "genkit")
         .part("file", Part::text(GENKIT).file_name("hello.prompt"));
     let (s, out) = send(
-        app.req(Method::POST, "/utils/dotprompt_json_converter", Some(MASTER))
-            .multipart(form),
+        app.req(
+            Method::POST,
+            "/utils/dotprompt_json_converter",
+            Some(MASTER),
+        )
+        .multipart(form),
     )
     .await;
     assert_eq!(s, 200, "{out}");
@@ -268,7 +281,10 @@ async fn the_converter_reads_a_genkit_file_when_the_dialect_is_given() {
         out["json_data"]["content"],
         "{{role \"system\"}}You greet people.\n{{role \"user\"}}Say hello to {{name}}{{#if age}} ({{age}}){{/if}}."
     );
-    assert_eq!(out["json_data"]["metadata"]["config"]["maxOutputTokens"], 200);
+    assert_eq!(
+        out["json_data"]["metadata"]["config"]["maxOutputTokens"],
+        200
+    );
     // The JSON form saved back as prompt_data renders the same prompt.
     let body = json!({"prompt_id": "back", "prompt_info": {"prompt_type": "db"},
         "litellm_params": {"prompt_integration": "dotprompt", "prompt_dialect": "genkit",
