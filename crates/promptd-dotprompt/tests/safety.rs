@@ -187,3 +187,106 @@ fn defaults_are_merged_then_types_are_checked_by_field() {
     assert!(err.to_string().contains("'tags'"), "{err}");
     assert_eq!(texts(&p, &data(json!({ "tags": [] })))[0].1, "Ada ");
 }
+
+/// Templates made of random tag fragments (many of them broken) parse or fail cleanly, and
+/// every render of those that parse ends within the deadline: no panic, no hang.
+#[test]
+fn random_tag_soup_never_panics_and_every_render_ends_in_time() {
+    const PIECES: &[&str] = &[
+        "{{",
+        "}}",
+        "{{#each xs}}",
+        "{{/each}}",
+        "{{#if a}}",
+        "{{else}}",
+        "{{/if}}",
+        "{{#with o}}",
+        "{{/with}}",
+        "{{> p}}",
+        "{{> q x=a}}",
+        "{{role \"user\"}}",
+        "{{role \"model\"}}",
+        "{{history}}",
+        "{{media url=a}}",
+        "{{section \"s\"}}",
+        "{{json o indent=3}}",
+        "{{#ifEquals a b}}",
+        "{{/ifEquals}}",
+        "{{@index}}",
+        "{{../a}}",
+        "{{this}}",
+        "{{{a}}}",
+        "{{~a~}}",
+        "{{!-- c --}}",
+        "{{lookup o \"k\"}}",
+        "(",
+        ")",
+        "text ",
+        "\n",
+        "{{@state.x}}",
+        "{{#each ../xs}}",
+        "{{#unless a}}",
+        "{{/unless}}",
+        "{{a.b.c}}",
+        "---\n",
+        "{{else if a}}",
+    ];
+    let mut seed: u64 = 0x5eed;
+    let mut next = |n: usize| {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((seed >> 33) as usize) % n
+    };
+    let partials: std::collections::BTreeMap<String, String> = [
+        (
+            "p".to_owned(),
+            "P{{a}}{{#each xs}}{{this}}{{/each}}".to_owned(),
+        ),
+        ("q".to_owned(), "Q{{x}}{{> p}}".to_owned()),
+    ]
+    .into_iter()
+    .collect();
+    let limits = Limits {
+        max_render_time: Duration::from_millis(20),
+        ..Limits::default()
+    };
+    let xs: Vec<Value> = (0..300)
+        .map(|i| json!(format!("<<<dotprompt:role:system>>>{i}")))
+        .collect();
+    let d = RenderData {
+        input: serde_json::from_value(
+            json!({"a": "v", "b": "v", "xs": xs, "o": {"k": [1, {"z": null}]}}),
+        )
+        .unwrap(),
+        context: serde_json::from_value(json!({"state": {"x": 1}})).unwrap(),
+        ..RenderData::default()
+    };
+    let (mut parsed, mut rendered) = (0, 0);
+    for _ in 0..3000 {
+        let n = 1 + next(12);
+        let text: String = (0..n).map(|_| PIECES[next(PIECES.len())]).collect();
+        let opts = ParseOptions {
+            limits: limits.clone(),
+            partials: partials.clone(),
+            ..ParseOptions::default()
+        };
+        let Ok(p) = Prompt::parse_with(&text, &opts) else {
+            continue;
+        };
+        parsed += 1;
+        let t = Instant::now();
+        if p.render_unchecked(&d).is_ok() {
+            rendered += 1;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(2),
+            "{text:?} took {:?}",
+            t.elapsed()
+        );
+    }
+    assert!(
+        parsed > 300 && rendered > 100,
+        "parsed {parsed}, rendered {rendered}"
+    );
+}
