@@ -404,6 +404,7 @@ impl Prompt {
         additional: &Map<String, Value>,
     ) -> Result<Map<String, Value>, DotpromptError> {
         let mut schemas = self.0.schemas.clone();
+        // `schemas` holds what the resolver gave when the prompt was parsed.
         resolve_metadata(&self.0.base, Some(additional), &mut schemas, None)
     }
 
@@ -587,11 +588,16 @@ fn resolve_metadata(
     if out.get("tools").is_some_and(|t| !t.is_null()) && !out.contains_key("toolDefs") {
         out.insert("toolDefs".into(), Value::Array(Vec::new()));
     }
+    // Schemas the resolver returns are kept, so later merges (`metadata_with`) find them
+    // without it.
+    let cache = std::cell::RefCell::new(std::mem::take(schemas));
     let lookup = |name: &str| -> Option<Value> {
-        schemas
-            .get(name)
-            .cloned()
-            .or_else(|| resolver.and_then(|r| r(name)))
+        if let Some(v) = cache.borrow().get(name) {
+            return Some(v.clone());
+        }
+        let v = resolver.and_then(|r| r(name))?;
+        cache.borrow_mut().insert(name.to_owned(), v.clone());
+        Some(v)
     };
     for key in ["input", "output"] {
         let Some(Value::Object(section)) = out.get(key) else {
@@ -610,5 +616,6 @@ fn resolve_metadata(
         section.insert("schema".into(), converted);
         out.insert(key.into(), Value::Object(section));
     }
+    *schemas = cache.into_inner();
     Ok(out)
 }

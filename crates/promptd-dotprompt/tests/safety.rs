@@ -290,3 +290,22 @@ fn random_tag_soup_never_panics_and_every_render_ends_in_time() {
         "parsed {parsed}, rendered {rendered}"
     );
 }
+
+#[test]
+fn a_schema_from_the_resolver_is_kept_for_later_metadata_merges() {
+    let resolve = |name: &str| (name == "Foo").then(|| json!({"type": "number"}));
+    let opts = ParseOptions {
+        schema_resolver: Some(&resolve),
+        ..ParseOptions::default()
+    };
+    let p = Prompt::parse_with("---\noutput:\n  schema:\n    n: Foo\n---\nx", &opts).unwrap();
+    let merged = p
+        .metadata_with(&serde_json::from_value(json!({"config": {"t": 1}})).unwrap())
+        .unwrap();
+    assert_eq!(
+        merged["output"]["schema"]["properties"]["n"],
+        json!({"type": "number"})
+    );
+    let err = Prompt::parse("---\ninput:\n  schema: Bar\n---\nx", &Limits::default()).unwrap_err();
+    assert!(err.to_string().contains("'Bar'"), "{err}");
+}
