@@ -126,6 +126,7 @@ const targeted = [
   ['gen/print-array-1', '{{items}}', { input: { items: [1, 2, 3] } }],
   ['gen/print-object-1', '{{user}}', { input: { user: { a: 1 } } }],
   ['gen/print-float-1', '{{x}}', { input: { x: 1.0 }, floatText: true }],
+  ['gen/yaml-booleans-1', '---\nconfig:\n  a: yes\n  b: off\n  c: true\n---\nx', {}],
   ['gen/frontmatter-default-1', '---\ninput:\n  default:\n    name: Ada\n---\nHi {{name}}', {}],
 ];
 for (const [name, template, data] of targeted) corpus.push({ name, template, data });

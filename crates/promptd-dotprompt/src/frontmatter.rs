@@ -124,7 +124,10 @@ pub fn parse(source: &str) -> Result<Document, DotpromptError> {
     };
     let fm_start = fm.as_ptr() as usize - source.as_ptr() as usize;
     let fm_line = source[..fm_start].matches('\n').count() + 1;
-    let value: Value = serde_saphyr::from_str(fm).map_err(|e| {
+    // YAML 1.2 core booleans only, as the reference's `yaml` package reads them: `yes`, `no`,
+    // `on` and `off` stay strings.
+    let options = serde_saphyr::options! { strict_booleans: true };
+    let value: Value = serde_saphyr::from_str_with_options(fm, options).map_err(|e| {
         let text = e.to_string();
         DotpromptError::Frontmatter {
             line: fm_line,
