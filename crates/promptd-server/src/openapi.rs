@@ -405,7 +405,8 @@ fn operations() -> Vec<(&'static str, &'static str, &'static str, Value)> {
                 .describe("Multipart form with a `file` field holding a `.prompt` file; it is parsed in memory, nothing is written to disk.")
                 .raw_body(json!({"required": true, "content": {"multipart/form-data": {"schema": {
                     "type": "object", "required": ["file"],
-                    "properties": {"file": {"type": "string", "format": "binary", "description": "A `.prompt` file."}}
+                    "properties": {"file": {"type": "string", "format": "binary", "description": "A `.prompt` file."},
+                                   "prompt_dialect": {"type": "string", "enum": ["litellm", "genkit"], "description": "The file's template language (default `litellm`; `genkit` for Google Dotprompt)."}}
                 }}}}))
                 .errors(&[400, 413, 422])),
         ("GET", "/beta/litellm_prompt_management", "litellm_prompt_management",
@@ -472,6 +473,7 @@ fn schemas(models: &[String]) -> Value {
         "properties": {
             "prompt_integration": {"type": "string", "enum": ["dotprompt"]},
             "dotprompt_content": {"type": ["string", "null"]},
+            "prompt_dialect": {"type": ["string", "null"], "enum": ["litellm", "genkit", null], "description": "promptd's extension: the template language. `litellm` (the default): LiteLLM's Jinja dotprompt with `System:`/`User:` lines. `genkit`: Google Dotprompt (Firebase Genkit's Handlebars format). See docs/prompt-format.md."},
             "prompt_data": {"description": "Read only when `dotprompt_content` is absent; then an object `{\"content\", \"metadata\"}` (or one keyed by the template name), or a JSON string of it."},
             "prompt_id": {"type": ["string", "null"]},
             "api_base": {"type": ["string", "null"]},
@@ -691,7 +693,8 @@ fn schemas(models: &[String]) -> Value {
             "properties": {
                 "dotprompt_content": {"type": "string", "description": "A whole `.prompt` text; its frontmatter names a model from `model_list`."},
                 "prompt_variables": {"type": ["object", "null"]},
-                "conversation_history": {"type": ["array", "null"], "description": "Earlier turns (OpenAI messages); when given, only the template's system messages are kept before them."}
+                "conversation_history": {"type": ["array", "null"], "description": "Earlier turns (OpenAI messages); when given, only the template's system messages are kept before them."},
+                "prompt_dialect": {"type": ["string", "null"], "enum": ["litellm", "genkit", null], "description": "The draft's template language: `litellm` (the default) or `genkit` (Google Dotprompt)."}
             }
         },
         "ChatRequest": {

@@ -13,7 +13,7 @@ use promptd_core::{
     Change, Entry, Environment, Index, JsonObject, KeyAdmin, KeyRecord, Kind, NewVersion,
     Principal, PromptId, PromptRecord, PromptSource, Provenance, Reach, Store, Version, Writer,
 };
-use promptd_template::{Definition, DefinitionError, EngineOptions, Prompt};
+use promptd_template::{Definition, DefinitionError, Dialect, EngineOptions, Prompt};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -50,7 +50,7 @@ impl LazyTemplate {
         engine: &EngineOptions,
     ) -> &Result<Prompt, DefinitionError> {
         self.compiled.get_or_init(|| match &self.file_text {
-            Some(text) => Ok(Prompt::parse(text, engine)?),
+            Some(text) => Definition::compile_text(&record.litellm_params.to_map(), text, engine),
             None => Definition::compile_inline(&record.litellm_params.to_map(), engine),
         })
     }
@@ -196,12 +196,12 @@ impl App {
     ) -> Result<App, StartupError> {
         let mut index = Index::new();
         for cp in config_prompts {
-            let template =
-                Prompt::parse(&cp.template_text, &settings.engine).map_err(|source| {
-                    StartupError::ConfigPrompt {
-                        prompt_id: cp.prompt_id.to_string(),
-                        source,
-                    }
+            // The config loader checked the dialect already.
+            let dialect = Dialect::of_params(&cp.litellm_params).unwrap_or_default();
+            let template = Prompt::parse_dialect(&cp.template_text, dialect, &settings.engine)
+                .map_err(|source| StartupError::ConfigPrompt {
+                    prompt_id: cp.prompt_id.to_string(),
+                    source,
                 })?;
             index.insert_config(Entry {
                 record: PromptRecord {
@@ -306,9 +306,9 @@ impl App {
         bool::from(entry.record.token.as_bytes().ct_eq(token.as_bytes())).then(|| entry.clone())
     }
 
-    /// Compiles a template for a write, turning errors into a 400 that says where.
-    pub fn compile(&self, text: &str) -> ApiResult<Prompt> {
-        Prompt::parse(text, &self.settings.engine)
+    /// Compiles a template in `dialect`, turning errors into a 400 that says where.
+    pub fn compile(&self, text: &str, dialect: Dialect) -> ApiResult<Prompt> {
+        Prompt::parse_dialect(text, dialect, &self.settings.engine)
             .map_err(|e| ApiError::bad_request(format!("Invalid prompt template: {e}")))
     }
 

@@ -6,7 +6,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::{EngineOptions, Prompt, TemplateError};
+use crate::{Dialect, EngineOptions, Prompt, TemplateError};
 
 /// The integrations promptd can run. LiteLLM knows more; they are refused with this list.
 pub const SUPPORTED_INTEGRATIONS: &[&str] = &["dotprompt"];
@@ -147,6 +147,9 @@ pub enum DefinitionError {
         "prompt_file ('{0}') is only accepted in the config file: the API does not read files on the server. Send the text as dotprompt_content."
     )]
     FileNotAllowed(String),
+    /// `prompt_dialect` names no dialect promptd renders.
+    #[error("{0}")]
+    Dialect(String),
     /// The `.prompt` text does not compile.
     #[error(transparent)]
     Template(#[from] TemplateError),
@@ -159,6 +162,8 @@ pub type ReadFile<'a> = dyn Fn(&str) -> Result<String, String> + 'a;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Definition {
     pub integration: String,
+    /// The template language (`prompt_dialect`; LiteLLM's Jinja by default).
+    pub dialect: Dialect,
     pub source: TemplateSource,
 }
 
@@ -177,6 +182,7 @@ impl Definition {
         }
         Ok(Definition {
             integration: integration.to_owned(),
+            dialect: Dialect::of_params(params).map_err(DefinitionError::Dialect)?,
             source: source_of(params).map_err(DefinitionError::Source)?,
         })
     }
@@ -196,8 +202,21 @@ impl Definition {
         params: &Map<String, Value>,
         opts: &EngineOptions,
     ) -> Result<Prompt, DefinitionError> {
-        let text = Definition::from_params(params)?.text(None)?;
-        Ok(Prompt::parse(&text, opts)?)
+        let definition = Definition::from_params(params)?;
+        let dialect = definition.dialect;
+        let text = definition.text(None)?;
+        Ok(Prompt::parse_dialect(&text, dialect, opts)?)
+    }
+
+    /// Compiles `text` (read already, e.g. from a config prompt's file) in the dialect
+    /// `params` declare.
+    pub fn compile_text(
+        params: &Map<String, Value>,
+        text: &str,
+        opts: &EngineOptions,
+    ) -> Result<Prompt, DefinitionError> {
+        let dialect = Dialect::of_params(params).map_err(DefinitionError::Dialect)?;
+        Ok(Prompt::parse_dialect(text, dialect, opts)?)
     }
 }
 

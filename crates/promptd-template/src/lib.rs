@@ -10,6 +10,7 @@
 //! The accepted format and every difference from LiteLLM are in `docs/prompt-format.md`.
 
 pub mod definition;
+mod dialect;
 mod engine;
 mod frontmatter;
 mod nesting;
@@ -24,9 +25,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 pub use definition::{Definition, DefinitionError, SUPPORTED_INTEGRATIONS, TemplateSource};
+pub use dialect::{DIALECT_FIELD, Dialect, GenkitPrompt, Prompt};
 pub use frontmatter::split_frontmatter;
 pub use nesting::{MAX_NESTING, MAX_VALUE_DEPTH};
 pub use placeholders::PlaceholderError;
+pub use promptd_dotprompt;
 pub use schema::{FieldType, SchemaField};
 
 /// Bounds on one render. Exceeding one is [`TemplateError::LimitExceeded`], never a hang.
@@ -96,11 +99,30 @@ impl Role {
     }
 }
 
-/// One chat message; serializes as `{"role":"user","content":"…"}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One chat message; serializes as `{"role":"user","content":"…"}`, or with OpenAI content
+/// parts in place of the text when the message carries more than text.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Message {
     pub role: Role,
+    /// The message's text (all its text parts, joined).
     pub content: String,
+    /// OpenAI content parts (`{"type":"text",…}`, `{"type":"image_url",…}`), when the message
+    /// has media (a Dotprompt `{{media}}`); serialized as `content` instead of the text.
+    #[serde(default)]
+    pub parts: Option<Vec<Value>>,
+}
+
+impl Serialize for Message {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(2))?;
+        m.serialize_entry("role", &self.role)?;
+        match &self.parts {
+            Some(parts) => m.serialize_entry("content", parts)?,
+            None => m.serialize_entry("content", &self.content)?,
+        }
+        m.end()
+    }
 }
 
 /// Why a prompt could not be parsed or rendered. Every message says what, where and how to
@@ -212,11 +234,12 @@ struct Inner {
     render_stack: usize,
 }
 
-/// A parsed and compiled `.prompt`. Cheap to clone, safe to share between threads.
+/// A parsed and compiled `.prompt` of LiteLLM's Jinja dialect. Cheap to clone, safe to share
+/// between threads.
 #[derive(Clone)]
-pub struct Prompt(Arc<Inner>);
+pub struct JinjaPrompt(Arc<Inner>);
 
-impl std::fmt::Debug for Prompt {
+impl std::fmt::Debug for JinjaPrompt {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Prompt")
             .field("model", &self.0.model)
@@ -267,9 +290,9 @@ fn column_of(source: &str, byte: usize) -> usize {
     source[start..byte].chars().count() + 1
 }
 
-impl Prompt {
+impl JinjaPrompt {
     /// Parses the frontmatter, checks `model` and `input.schema`, and compiles the template.
-    pub fn parse(text: &str, opts: &EngineOptions) -> Result<Prompt, TemplateError> {
+    pub fn parse(text: &str, opts: &EngineOptions) -> Result<JinjaPrompt, TemplateError> {
         let split = frontmatter::split(text)?;
         let metadata = split.metadata;
         let model = match metadata.get("model") {
@@ -322,7 +345,7 @@ impl Prompt {
                         .map_or_else(|| e.kind().to_string(), str::to_owned),
                 }
             })?;
-        Ok(Prompt(Arc::new(Inner {
+        Ok(JinjaPrompt(Arc::new(Inner {
             env,
             content,
             metadata,

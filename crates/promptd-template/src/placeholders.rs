@@ -84,6 +84,12 @@ pub enum PlaceholderError {
         "the template's output changes with the value of '{variable}' in a way plain substitution cannot express (two renders with different placeholder values disagree)"
     )]
     Unstable { variable: String },
+    /// The prompt is in a dialect whose output plain substitution cannot reproduce (Google
+    /// Dotprompt: helpers, media and sections build the messages).
+    #[error(
+        "this prompt is written in the '{dialect}' dialect, whose messages are built by helpers (roles, media, sections, partials) that plain substitution cannot express"
+    )]
+    Dialect { dialect: String },
     /// Rendering failed for a reason of its own (a runtime error or a limit).
     #[error(transparent)]
     Render(#[from] TemplateError),
@@ -97,7 +103,7 @@ impl PlaceholderError {
             | PlaceholderError::LiteralPlaceholder { variable, .. }
             | PlaceholderError::EscapedValues { variable }
             | PlaceholderError::Unstable { variable } => Some(variable),
-            PlaceholderError::Render(_) => None,
+            PlaceholderError::Render(_) | PlaceholderError::Dialect { .. } => None,
         }
     }
 }

@@ -121,6 +121,7 @@ pub(crate) fn split(text: &str, prov: &Provenance) -> Vec<Message> {
                     messages.push(Message {
                         role: r,
                         content: tidy(&text[start..line_start], m),
+                        parts: None,
                     });
                 }
                 current = Some((role, content_start, true));
@@ -139,13 +140,18 @@ pub(crate) fn split(text: &str, prov: &Provenance) -> Vec<Message> {
     if let Some((r, start, m)) = current {
         let content = tidy(&text[start..], m);
         if !content.is_empty() {
-            messages.push(Message { role: r, content });
+            messages.push(Message {
+                role: r,
+                content,
+                parts: None,
+            });
         }
     }
     if messages.is_empty() && !is_blank(text) {
         messages.push(Message {
             role: Role::User,
             content: tidy(text, false),
+            parts: None,
         });
     }
     messages

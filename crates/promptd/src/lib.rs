@@ -116,6 +116,9 @@ pub struct RenderArgs {
     /// Variables as a JSON object, e.g. '{"name": "Ada"}'.
     #[arg(long, default_value = "{}")]
     pub vars: String,
+    /// The template dialect: litellm (Jinja, the default) or genkit (Google Dotprompt).
+    #[arg(long, default_value = "litellm")]
+    pub dialect: String,
 }
 
 /// Everything `serve` needs, after layering defaults, file, environment and flags.
@@ -497,7 +500,9 @@ pub fn render(args: RenderArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot read {}", args.file.display()))?;
     let vars: serde_json::Map<String, Value> =
         serde_json::from_str(&args.vars).context("--vars must be a JSON object")?;
-    let prompt = promptd_template::Prompt::parse(&text, &Default::default())
+    let dialect = promptd_template::Dialect::parse(Some(&Value::String(args.dialect.clone())))
+        .map_err(|e| anyhow::anyhow!("--dialect: {e}"))?;
+    let prompt = promptd_template::Prompt::parse_dialect(&text, dialect, &Default::default())
         .map_err(|e| anyhow::anyhow!("{}: {e}", args.file.display()))?;
     let messages = prompt.render(&vars).map_err(|e| anyhow::anyhow!("{e}"))?;
     let out = serde_json::json!({"model": prompt.model(), "messages": messages, "optional_params": prompt.optional_params()});

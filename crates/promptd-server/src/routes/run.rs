@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use promptd_core::{Environment, PromptRef};
-use promptd_template::{Message, Prompt, Role};
+use promptd_template::{Dialect, Message, Prompt, Role};
 use promptd_upstream::ChatResponse;
 use serde_json::{Map, Value, json};
 
@@ -30,7 +30,10 @@ const PROMPT_KEYS: [&str; 4] = [
 fn messages_json(messages: &[Message]) -> Vec<Value> {
     messages
         .iter()
-        .map(|m| json!({"role": m.role, "content": m.content}))
+        .map(|m| {
+            serde_json::to_value(m)
+                .unwrap_or_else(|_| json!({"role": m.role, "content": m.content}))
+        })
         .collect()
 }
 
@@ -74,6 +77,8 @@ async fn call_model(state: &AppState, body: Map<String, Value>) -> ApiResult<Res
 /// The body of `POST /prompts/test`.
 pub struct TestRequest {
     pub dotprompt_content: String,
+    /// The draft's dialect (`prompt_dialect`: `litellm`, the default, or `genkit`).
+    pub dialect: Dialect,
     pub prompt_variables: Map<String, Value>,
     pub conversation_history: Vec<Value>,
 }
@@ -83,8 +88,17 @@ impl FromBody for TestRequest {
         let content = f.required_str("dotprompt_content");
         let prompt_variables = f.object("prompt_variables");
         let conversation_history = f.list("conversation_history");
+        let dialect = match Dialect::parse(f.raw("prompt_dialect")) {
+            Ok(d) => d,
+            Err(msg) => {
+                let raw = f.raw("prompt_dialect");
+                f.error("enum", "prompt_dialect", &msg, raw);
+                Dialect::default()
+            }
+        };
         Some(TestRequest {
             dotprompt_content: content?,
+            dialect,
             prompt_variables,
             conversation_history,
         })
@@ -98,7 +112,7 @@ pub async fn test_prompt(
     Caller(_caller): Caller,
     Body(req): Body<TestRequest>,
 ) -> ApiResult<Response> {
-    let prompt = Prompt::parse(&req.dotprompt_content, &state.settings.engine)
+    let prompt = Prompt::parse_dialect(&req.dotprompt_content, req.dialect, &state.settings.engine)
         .map_err(|e| ApiError::bad_request(format!("Invalid prompt: {e}")))?;
     let model = prompt
         .model()

@@ -51,6 +51,7 @@ fn substitute(messages: &[Message], values: &Map<String, Value>) -> Vec<Message>
             Message {
                 role: m.role,
                 content,
+                parts: None,
             }
         })
         .collect()

@@ -238,3 +238,25 @@ async fn a_template_without_variables_is_served_as_promptd_renders_it() {
     assert_eq!(out["prompt_template_model"], json!(null));
     assert_eq!(out["prompt_template_optional_params"], json!({}));
 }
+
+#[tokio::test]
+async fn a_genkit_dotprompt_prompt_is_a_422_pointing_at_promptds_own_render() {
+    let app = TestApp::start().await;
+    let (s, out) = app
+        .post(
+            "/prompts",
+            MASTER,
+            serde_json::json!({
+                "prompt_id": "gk",
+                "litellm_params": {"prompt_integration": "dotprompt", "prompt_dialect": "genkit",
+                                   "dotprompt_content": "---\nmodel: gpt-4o\n---\n{{role \"system\"}}Be brief.\n{{role \"user\"}}Hello {{name}}"},
+                "prompt_info": {"prompt_type": "db", "environment": "production"}
+            }),
+        )
+        .await;
+    assert_eq!(s, 200, "{out}");
+    let (s, out) = gateway(&app, "prompt_id=gk", MASTER).await;
+    assert_eq!(s, 422, "{out}");
+    let detail = out["detail"].as_str().unwrap();
+    assert!(detail.contains("genkit") && detail.contains("/render"), "{detail}");
+}

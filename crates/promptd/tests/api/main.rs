@@ -9,6 +9,7 @@ mod cli_remote;
 mod config_prompts;
 mod connections;
 mod diff;
+mod dotprompt;
 mod errors;
 mod gateway;
 mod import;

@@ -89,7 +89,7 @@ fn compare_parameters(from: &Map<String, Value>, to: &Map<String, Value>) -> Val
 }
 
 fn variable_names(t: &Prompt) -> Vec<String> {
-    t.input_schema().iter().map(|f| f.name.clone()).collect()
+    t.input_names()
 }
 
 /// The template bodies as `git diff` prints them (empty when they are the same).
