@@ -140,6 +140,14 @@ impl<T> Index<T> {
             .unwrap_or_default()
     }
 
+    /// Whether this stored version is in the index.
+    pub fn has_version(&self, prompt_id: &PromptId, env: &Environment, version: Version) -> bool {
+        self.prompts
+            .get(prompt_id.as_str())
+            .and_then(|g| g.stored.get(env.as_str()))
+            .is_some_and(|m| m.contains_key(&version))
+    }
+
     pub fn contains(&self, prompt_id: &PromptId) -> bool {
         self.prompts.contains_key(prompt_id.as_str())
     }

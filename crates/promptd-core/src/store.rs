@@ -9,8 +9,14 @@ use async_trait::async_trait;
 /// A change another instance (or tool) made to the shared database.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
-    /// Some version of this prompt was written or deleted.
+    /// Some version of this prompt was written, trashed, restored or purged: re-read it.
     Prompt(PromptId),
+    /// This version was added (and nothing else changed).
+    Version {
+        prompt_id: PromptId,
+        environment: Environment,
+        version: Version,
+    },
     /// Some key was created or deleted.
     Keys,
     /// Changes may have been missed (e.g. the notification connection dropped): reload all.
@@ -182,6 +188,14 @@ pub trait Store: Send + Sync + 'static {
             }])
             .await)
     }
+
+    /// One live version (`None` when it does not exist or is in the trash).
+    async fn version(
+        &self,
+        prompt_id: &PromptId,
+        environment: &Environment,
+        version: Version,
+    ) -> Result<Option<PromptRecord>, StoreError>;
 
     /// Every live version of one prompt, in all environments.
     async fn prompt_versions(&self, prompt_id: &PromptId) -> Result<Vec<PromptRecord>, StoreError>;

@@ -436,7 +436,7 @@ impl App {
     /// Runs under the write lock.
     async fn commit_batch(&self, batch: Vec<QueuedWrite>, deadline: tokio::time::Instant) {
         let n = batch.len();
-        tracing::debug!(writes = n, "group commit");
+        tracing::trace!(writes = n, "group commit");
         let mut appends = Vec::with_capacity(n);
         let mut waiting = Vec::with_capacity(n);
         for w in batch {
@@ -547,6 +547,38 @@ impl App {
         Ok(())
     }
 
+    /// Adds one version another writer committed: nothing when the index has it already (this
+    /// instance's own write), else that one row is read, not the whole prompt. A version that
+    /// is gone again (trashed meanwhile) re-reads the prompt.
+    pub async fn add_version(
+        &self,
+        id: &PromptId,
+        env: &Environment,
+        version: Version,
+    ) -> ApiResult<()> {
+        if self.index.read().has_version(id, env, version) {
+            return Ok(());
+        }
+        let _w = self.write_lock.lock().await;
+        if self.index.read().has_version(id, env, version) {
+            return Ok(());
+        }
+        match self.store.version(id, env, version).await? {
+            Some(rec) if !self.index.read().is_config(id) => {
+                self.index
+                    .write()
+                    .insert_stored(vec![Arc::new(lazy_record(rec))]);
+                self.clear_caches();
+                Ok(())
+            }
+            _ => {
+                let rows = self.store.prompt_versions(id).await?;
+                self.replace_prompt(id, rows);
+                Ok(())
+            }
+        }
+    }
+
     /// Re-reads every key from the store.
     pub async fn refresh_keys(&self) -> ApiResult<()> {
         let keys = self.store.all_keys().await?;
@@ -569,6 +601,11 @@ impl App {
     pub async fn apply_change(&self, change: &Change) -> ApiResult<()> {
         match change {
             Change::Prompt(id) => self.refresh_prompt(id).await,
+            Change::Version {
+                prompt_id,
+                environment,
+                version,
+            } => self.add_version(prompt_id, environment, *version).await,
             Change::Keys => self.refresh_keys().await,
             Change::Resync => self.resync().await,
         }

@@ -85,6 +85,20 @@ impl<S: Store> Store for Bounded<S> {
         }
     }
 
+    async fn version(
+        &self,
+        prompt_id: &PromptId,
+        environment: &Environment,
+        version: Version,
+    ) -> Result<Option<PromptRecord>, StoreError> {
+        within(
+            self.op_limit,
+            "reading a version",
+            self.inner.version(prompt_id, environment, version),
+        )
+        .await
+    }
+
     async fn prompt_versions(&self, prompt_id: &PromptId) -> Result<Vec<PromptRecord>, StoreError> {
         within(
             self.op_limit,

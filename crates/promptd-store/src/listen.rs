@@ -1,5 +1,5 @@
 //! PostgreSQL change notifications: every instance LISTENs on `promptd_changes` (filled by
-//! the triggers of migration 0002) and hears about writes made anywhere within milliseconds.
+//! the triggers of migrations 0002 and 0004) and hears about writes made anywhere within milliseconds.
 //!
 //! Notifications sent while the listener is not connected are lost, so every time it
 //! (re)connects it first asks for a full resynchronisation. A connection can also die
@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use promptd_core::{Change, PromptId};
+use promptd_core::{Change, Environment, PromptId, Version};
 use sqlx::postgres::PgListener;
 
 use crate::sql::StoreOptions;
@@ -17,6 +17,22 @@ use crate::sql::StoreOptions;
 pub const CHANNEL: &str = "promptd_changes";
 
 fn parse(payload: &str) -> Change {
+    if let Some(rest) = payload.strip_prefix("version:") {
+        let mut parts = rest.split(' ');
+        if let (Some(id), Some(env), Some(Ok(version)), None) = (
+            parts.next(),
+            parts.next(),
+            parts.next().map(str::parse::<Version>),
+            parts.next(),
+        ) {
+            return Change::Version {
+                prompt_id: PromptId::from_trusted(id),
+                environment: Environment::from_trusted(env),
+                version,
+            };
+        }
+        return Change::Resync;
+    }
     match payload.strip_prefix("prompt:") {
         Some(id) => Change::Prompt(PromptId::from_trusted(id)),
         None if payload == "keys" => Change::Keys,
@@ -133,6 +149,36 @@ where
                     break;
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_name_a_new_version_a_changed_prompt_keys_or_ask_for_a_resync() {
+        assert_eq!(
+            parse("version:greeting production 12"),
+            Change::Version {
+                prompt_id: PromptId::from_trusted("greeting"),
+                environment: Environment::from_trusted("production"),
+                version: 12,
+            }
+        );
+        assert_eq!(
+            parse("prompt:greeting"),
+            Change::Prompt(PromptId::from_trusted("greeting"))
+        );
+        assert_eq!(parse("keys"), Change::Keys);
+        for odd in [
+            "version:greeting production",
+            "version:a b c d",
+            "version:a b x",
+            "what",
+        ] {
+            assert_eq!(parse(odd), Change::Resync, "{odd}");
         }
     }
 }

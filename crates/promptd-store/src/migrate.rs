@@ -35,6 +35,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         "ledger",
         include_str!("../migrations/postgres/0003_ledger.sql"),
     ),
+    (
+        4,
+        "notify_versions",
+        include_str!("../migrations/postgres/0004_notify_versions.sql"),
+    ),
 ];
 
 pub(crate) fn migrator(backend: Backend) -> Migrator {

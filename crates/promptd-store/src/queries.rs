@@ -1,10 +1,17 @@
 //! Every SQL statement promptd runs, in the portable subset both backends accept
 //! (`$N` placeholders, TEXT/BIGINT, `ON CONFLICT`, `RETURNING`).
 
-pub const NEXT_VERSION: &str = "INSERT INTO prompt_counters (prompt_id, environment, last_version) \
-     VALUES ($1, $2, COALESCE((SELECT MAX(version) FROM prompt_versions WHERE prompt_id = $1 AND environment = $2), 0) + 1) \
-     ON CONFLICT (prompt_id, environment) DO UPDATE SET last_version = prompt_counters.last_version + 1 \
+/// Locks the numbering of (prompt, environment) and reads the last number handed out (creating
+/// the counter at the highest stored version when there is none). On PostgreSQL the row stays
+/// locked until the commit, so concurrent writers of the environment queue here.
+pub const LOCK_NUMBERING: &str = "INSERT INTO prompt_counters (prompt_id, environment, last_version) \
+     VALUES ($1, $2, COALESCE((SELECT MAX(version) FROM prompt_versions WHERE prompt_id = $1 AND environment = $2), 0)) \
+     ON CONFLICT (prompt_id, environment) DO UPDATE SET last_version = prompt_counters.last_version \
      RETURNING last_version";
+
+/// Sets the last number handed out (after the batch's appends of the environment).
+pub const SET_NUMBERING: &str =
+    "UPDATE prompt_counters SET last_version = $3 WHERE prompt_id = $1 AND environment = $2";
 
 /// The columns of a version, in the order `prompt_row` reads them.
 macro_rules! version_cols {
@@ -14,17 +21,6 @@ macro_rules! version_cols {
     };
 }
 pub(crate) use version_cols;
-
-pub const INSERT_VERSION: &str = concat!(
-    "INSERT INTO prompt_versions (",
-    version_cols!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
-);
-
-/// A rejected derived append gives its number back (the counter row is locked by this
-/// transaction, so no one took a later number meanwhile).
-pub const RETURN_VERSION: &str = "UPDATE prompt_counters SET last_version = last_version - 1 \
-     WHERE prompt_id = $1 AND environment = $2";
 
 pub const SELECT_PROMPT: &str = concat!(
     "SELECT ",

@@ -329,6 +329,25 @@ impl Store for SqlStore {
         }
     }
 
+    async fn version(
+        &self,
+        prompt_id: &PromptId,
+        environment: &Environment,
+        version: Version,
+    ) -> Result<Option<PromptRecord>, StoreError> {
+        sqlx::query(q::SELECT_ONE_VERSION)
+            .bind(prompt_id.as_str())
+            .bind(environment.as_str())
+            .bind(i64::from(version))
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?
+            .as_ref()
+            .map(prompt_row)
+            .transpose()
+            .map_err(map_err)
+    }
+
     async fn prompt_versions(&self, prompt_id: &PromptId) -> Result<Vec<PromptRecord>, StoreError> {
         let rows = sqlx::query(q::SELECT_PROMPT)
             .bind(prompt_id.as_str())

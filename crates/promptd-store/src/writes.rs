@@ -19,48 +19,105 @@ use crate::sql::{map_err, prompt_row};
 /// Events inserted per statement (10 parameters each; both backends accept thousands).
 const EVENTS_PER_INSERT: usize = 200;
 
+/// Versions inserted per statement (14 parameters each).
+const VERSIONS_PER_INSERT: usize = 200;
+
 /// Runs every append of `batch` in one transaction (see `Store::append_batch`).
+///
+/// Appends are grouped by (prompt, environment). Per group, in a constant number of statements
+/// whatever its size: the counter row is locked and read, the latest live version is read,
+/// each append is derived in order from the one before it (in memory: the base of the second
+/// PUT is the first), the counter is set past the accepted ones and they are inserted in one
+/// statement. A rejected append takes no number, so numbers stay consecutive.
 pub(crate) async fn append_batch(
     tx: &mut AnyConnection,
     batch: Vec<Append>,
 ) -> Result<Vec<Result<PromptRecord, StoreError>>, StoreError> {
-    let mut results = Vec::with_capacity(batch.len());
-    let mut events = Vec::with_capacity(batch.len());
+    let n = batch.len();
+    let mut results: Vec<Option<Result<PromptRecord, StoreError>>> = (0..n).map(|_| None).collect();
+    // Groups in order of first appearance; each keeps its appends' positions in the batch.
+    let mut groups: Vec<((PromptId, Environment), Vec<(usize, Append)>)> = Vec::new();
+    for (i, item) in batch.into_iter().enumerate() {
+        let key = (item.prompt_id.clone(), item.environment.clone());
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, items)) => items.push((i, item)),
+            None => groups.push((key, vec![(i, item)])),
+        }
+    }
     let now = now_ms();
-    for item in batch {
-        let version: i64 = sqlx::query_scalar(q::NEXT_VERSION)
-            .bind(item.prompt_id.as_str())
-            .bind(item.environment.as_str())
-            .fetch_one(&mut *tx)
+    let mut events = Vec::with_capacity(n);
+    for ((prompt_id, environment), items) in groups {
+        let accepted = append_group(tx, &prompt_id, &environment, items, now, &mut results).await?;
+        for (_, rec) in &accepted {
+            events.push(version_event(rec, rec.provenance.origin));
+        }
+        for (pos, rec) in accepted {
+            results[pos] = Some(Ok(rec));
+        }
+    }
+    insert_events(tx, &events, now).await?;
+    Ok(results
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(StoreError::internal("an append got no result", None))))
+        .collect())
+}
+
+/// One (prompt, environment) group of a batch; rejected appends get their error in `results`,
+/// accepted ones are inserted and returned with their positions.
+async fn append_group(
+    tx: &mut AnyConnection,
+    prompt_id: &PromptId,
+    environment: &Environment,
+    items: Vec<(usize, Append)>,
+    now: i64,
+    results: &mut [Option<Result<PromptRecord, StoreError>>],
+) -> Result<Vec<(usize, PromptRecord)>, StoreError> {
+    // Lock the numbering (PostgreSQL: the counter row; SQLite: the database) before reading
+    // anything, so every base read below includes every write committed before this one.
+    let mut last: i64 = sqlx::query_scalar(q::LOCK_NUMBERING)
+        .bind(prompt_id.as_str())
+        .bind(environment.as_str())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(map_err)?;
+    let needs_latest = items
+        .iter()
+        .any(|(_, a)| a.base == Some(None) || a.if_match.is_some());
+    let mut latest: Option<PromptRecord> = if needs_latest {
+        sqlx::query(q::SELECT_LATEST_IN_ENV)
+            .bind(prompt_id.as_str())
+            .bind(environment.as_str())
+            .fetch_optional(&mut *tx)
             .await
-            .map_err(map_err)?;
-        let base_row = match item.base {
-            None => None,
-            Some(None) => sqlx::query(q::SELECT_LATEST_IN_ENV)
-                .bind(item.prompt_id.as_str())
-                .bind(item.environment.as_str())
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(map_err)?,
-            Some(Some(v)) => sqlx::query(q::SELECT_ONE_VERSION)
-                .bind(item.prompt_id.as_str())
-                .bind(item.environment.as_str())
-                .bind(i64::from(v))
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(map_err)?,
-        };
-        let base = base_row
+            .map_err(map_err)?
             .as_ref()
             .map(prompt_row)
             .transpose()
-            .map_err(map_err)?;
+            .map_err(map_err)?
+    } else {
+        None
+    };
+    let mut accepted: Vec<(usize, PromptRecord)> = Vec::new();
+    for (pos, item) in items {
         if let Some(header) = &item.if_match {
-            let latest = match item.base {
-                Some(None) => base.clone(),
-                _ => sqlx::query(q::SELECT_LATEST_IN_ENV)
-                    .bind(item.prompt_id.as_str())
-                    .bind(item.environment.as_str())
+            let current = latest.as_ref().map(PromptRecord::etag);
+            if !if_match_allows(header, current.as_deref()) {
+                results[pos] = Some(Err(StoreError::Rejected(Box::new(PreconditionFailed {
+                    environment: environment.clone(),
+                    current,
+                }))));
+                continue;
+            }
+        }
+        let base = match item.base {
+            None => None,
+            Some(None) => latest.clone(),
+            Some(Some(v)) => match accepted.iter().find(|(_, r)| r.version == v) {
+                Some((_, r)) => Some(r.clone()),
+                None => sqlx::query(q::SELECT_ONE_VERSION)
+                    .bind(prompt_id.as_str())
+                    .bind(environment.as_str())
+                    .bind(i64::from(v))
                     .fetch_optional(&mut *tx)
                     .await
                     .map_err(map_err)?
@@ -68,91 +125,104 @@ pub(crate) async fn append_batch(
                     .map(prompt_row)
                     .transpose()
                     .map_err(map_err)?,
-            };
-            let current = latest.as_ref().map(PromptRecord::etag);
-            if !if_match_allows(header, current.as_deref()) {
-                give_back(tx, &item.prompt_id, &item.environment).await?;
-                results.push(Err(StoreError::Rejected(Box::new(PreconditionFailed {
-                    environment: item.environment.clone(),
-                    current,
-                }))));
-                continue;
-            }
-        }
+            },
+        };
         let new = match (item.derive)(base.as_ref()) {
             Ok(new) => new,
             Err(e) => {
-                give_back(tx, &item.prompt_id, &item.environment).await?;
-                results.push(Err(StoreError::Rejected(e)));
+                results[pos] = Some(Err(StoreError::Rejected(e)));
                 continue;
             }
         };
-        if new.prompt_id != item.prompt_id || new.environment != item.environment {
+        if new.prompt_id != *prompt_id || new.environment != *environment {
             return Err(StoreError::internal(
                 format!(
-                    "a derived version for {}/{} was built for {}/{}",
-                    item.prompt_id, item.environment, new.prompt_id, new.environment
+                    "a derived version for {prompt_id}/{environment} was built for {}/{}",
+                    new.prompt_id, new.environment
                 ),
                 None,
             ));
         }
+        last += 1;
         let params = json_text(&new.litellm_params);
         let info = json_text(&new.prompt_info);
-        let hash = content_sha256(&params);
-        let id = uuid::Uuid::new_v4().to_string();
-        let p = &new.provenance;
-        sqlx::query(q::INSERT_VERSION)
-            .bind(&id)
-            .bind(new.prompt_id.as_str())
-            .bind(version)
-            .bind(new.environment.as_str())
-            .bind(new.created_by.clone())
-            .bind(&params)
-            .bind(&info)
-            .bind(now)
-            .bind(now)
-            .bind(p.origin.as_str())
-            .bind(p.source.clone())
-            .bind(p.message.clone())
-            .bind(p.actor.clone())
-            .bind(&hash)
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
         let rec = PromptRecord {
-            id,
+            id: uuid::Uuid::new_v4().to_string(),
             prompt_id: new.prompt_id,
-            version: u32::try_from(version).unwrap_or(u32::MAX),
+            version: u32::try_from(last).unwrap_or(u32::MAX),
             environment: new.environment,
             created_by: new.created_by,
+            content_sha256: content_sha256(&params),
             litellm_params: promptd_core::JsonObject::from_stored(&params),
             prompt_info: promptd_core::JsonObject::from_stored(&info),
             created_at: Some(now),
             updated_at: Some(now),
             source: PromptSource::Db,
             provenance: new.provenance,
-            content_sha256: hash,
         };
-        events.push(version_event(&rec, rec.provenance.origin));
-        results.push(Ok(rec));
+        latest = Some(rec.clone());
+        accepted.push((pos, rec));
     }
-    insert_events(tx, &events, now).await?;
-    Ok(results)
-}
-
-/// Gives a taken version number back: this transaction holds the counter, so it is still the
-/// last one handed out.
-async fn give_back(
-    tx: &mut AnyConnection,
-    prompt_id: &PromptId,
-    environment: &Environment,
-) -> Result<(), StoreError> {
-    sqlx::query(q::RETURN_VERSION)
+    if accepted.is_empty() {
+        return Ok(accepted);
+    }
+    sqlx::query(q::SET_NUMBERING)
         .bind(prompt_id.as_str())
         .bind(environment.as_str())
+        .bind(last)
         .execute(&mut *tx)
         .await
         .map_err(map_err)?;
+    for chunk in accepted.chunks(VERSIONS_PER_INSERT) {
+        insert_versions(tx, chunk.iter().map(|(_, r)| r), now).await?;
+    }
+    Ok(accepted)
+}
+
+/// Inserts versions in one statement.
+async fn insert_versions<'a>(
+    tx: &mut AnyConnection,
+    recs: impl ExactSizeIterator<Item = &'a PromptRecord>,
+    now: i64,
+) -> Result<(), StoreError> {
+    let count = recs.len();
+    let mut sql = format!(
+        "INSERT INTO prompt_versions ({}) VALUES ",
+        q::version_cols!()
+    );
+    for i in 0..count {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for c in 1..=14 {
+            if c > 1 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("${}", i * 14 + c));
+        }
+        sql.push(')');
+    }
+    let mut query = sqlx::query(AssertSqlSafe(sql));
+    for r in recs {
+        let p = &r.provenance;
+        query = query
+            .bind(r.id.clone())
+            .bind(r.prompt_id.as_str().to_owned())
+            .bind(i64::from(r.version))
+            .bind(r.environment.as_str().to_owned())
+            .bind(r.created_by.clone())
+            .bind(r.litellm_params.as_str().to_owned())
+            .bind(r.prompt_info.as_str().to_owned())
+            .bind(now)
+            .bind(now)
+            .bind(p.origin.as_str())
+            .bind(p.source.clone())
+            .bind(p.message.clone())
+            .bind(p.actor.clone())
+            .bind(r.content_sha256.clone());
+    }
+    query.execute(&mut *tx).await.map_err(map_err)?;
     Ok(())
 }
 

@@ -127,6 +127,7 @@ conformance!(
     every_event_records_its_version_hash_actor_and_message,
     a_batch_commits_every_append_with_its_own_number_and_event_and_skips_a_rejected_one,
     if_match_on_an_append_refuses_when_the_environment_moved_on,
+    derived_appends_in_one_batch_each_build_on_the_one_before,
     a_check_sees_the_live_versions_and_a_refusal_trashes_nothing,
     the_trash_retention_purges_only_versions_deleted_before_the_cutoff,
     event_numbers_follow_commit_order_under_concurrent_writers,
@@ -433,6 +434,50 @@ async fn a_batch_commits_every_append_with_its_own_number_and_event_and_skips_a_
     );
     assert_eq!(kinds_of(s, "g").await.len(), 9);
     assert_eq!(kinds_of(s, "h").await, [(Kind::Update, Some(1))]);
+}
+
+async fn derived_appends_in_one_batch_each_build_on_the_one_before(s: &SqlStore) {
+    s.append_version(new_version("chain", "development", "base"))
+        .await
+        .unwrap();
+    let derived = |suffix: &'static str, base: Option<u32>| Append {
+        prompt_id: PromptId::from_trusted("chain"),
+        environment: Environment::from_trusted("development"),
+        base: Some(base),
+        if_match: None,
+        derive: append_to_base("chain", suffix.to_owned()),
+    };
+    let results = s
+        .append_batch(vec![
+            derived("+a", None),
+            derived("+b", None),
+            derived("+pinned2", Some(2)),
+            derived("+c", None),
+        ])
+        .await;
+    let got: Vec<(u32, String)> = results
+        .into_iter()
+        .map(|r| r.unwrap())
+        .map(|r| (r.version, content(&r)))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (2, "base+a".to_owned()),
+            (3, "base+a+b".to_owned()),
+            (4, "base+a+pinned2".to_owned()),
+            (5, "base+a+pinned2+c".to_owned()),
+        ]
+    );
+    // What was committed is what the batch answered.
+    let stored: Vec<String> = s
+        .prompt_versions(&PromptId::from_trusted("chain"))
+        .await
+        .unwrap()
+        .iter()
+        .map(content)
+        .collect();
+    assert_eq!(stored.last().map(String::as_str), Some("base+a+pinned2+c"));
 }
 
 async fn if_match_on_an_append_refuses_when_the_environment_moved_on(s: &SqlStore) {

@@ -239,9 +239,7 @@ impl Prompt {
 
     /// The messages with each variable left as a `{name}` placeholder (see
     /// [`crate::placeholders`]); only LiteLLM's dialect can be served this way.
-    pub fn placeholder_messages(
-        &self,
-    ) -> Result<Vec<crate::Message>, crate::PlaceholderError> {
+    pub fn placeholder_messages(&self) -> Result<Vec<crate::Message>, crate::PlaceholderError> {
         match self {
             Prompt::Jinja(p) => p.placeholder_messages(),
             Prompt::Genkit(_) => Err(crate::PlaceholderError::Dialect {

@@ -258,5 +258,8 @@ async fn a_genkit_dotprompt_prompt_is_a_422_pointing_at_promptds_own_render() {
     let (s, out) = gateway(&app, "prompt_id=gk", MASTER).await;
     assert_eq!(s, 422, "{out}");
     let detail = out["detail"].as_str().unwrap();
-    assert!(detail.contains("genkit") && detail.contains("/render"), "{detail}");
+    assert!(
+        detail.contains("genkit") && detail.contains("/render"),
+        "{detail}"
+    );
 }
