@@ -420,7 +420,17 @@ impl App {
                 return answer.await.unwrap_or_else(|_| Err(e));
             }
         };
-        let batch = std::mem::take(&mut *self.write_queue.lock());
+        // Lead a batch only if this write is still queued: when an earlier leader took it, its
+        // answer is ready, and leading a batch of later arrivals now would commit them in small
+        // batches one after the other instead of letting them gather behind the next leader.
+        let batch = {
+            let mut q = self.write_queue.lock();
+            if q.iter().any(|w| w.ticket == ticket) {
+                std::mem::take(&mut *q)
+            } else {
+                Vec::new()
+            }
+        };
         if !batch.is_empty() {
             self.commit_batch(batch, deadline).await;
         }
