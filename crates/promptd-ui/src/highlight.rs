@@ -50,10 +50,14 @@ fn seg(kind: &'static str, text: &str) -> Segment {
 /// Splits `s` at `{{ … }}` and `{% … %}` (an unclosed one runs to the end of the line).
 fn split_tags(mut s: &str, out: &mut Vec<Segment>) {
     while !s.is_empty() {
-        let next = [("{{", "}}", "var"), ("{%", "%}", "tag"), ("{#", "#}", "tag")]
-            .iter()
-            .filter_map(|(open, close, kind)| s.find(open).map(|p| (p, *open, *close, *kind)))
-            .min_by_key(|(p, ..)| *p);
+        let next = [
+            ("{{", "}}", "var"),
+            ("{%", "%}", "tag"),
+            ("{#", "#}", "tag"),
+        ]
+        .iter()
+        .filter_map(|(open, close, kind)| s.find(open).map(|p| (p, *open, *close, *kind)))
+        .min_by_key(|(p, ..)| *p);
         let Some((start, _open, close, kind)) = next else {
             out.push(seg("text", s));
             return;
@@ -78,7 +82,8 @@ mod tests {
 
     #[test]
     fn role_lines_variables_and_frontmatter_are_told_apart() {
-        let lines = highlight("---\nmodel: gpt-4o\n---\nUser: Hi {{ name }}, {% if x %}yes{% endif %}");
+        let lines =
+            highlight("---\nmodel: gpt-4o\n---\nUser: Hi {{ name }}, {% if x %}yes{% endif %}");
         assert_eq!(kinds(&lines[0]), [("meta", "---")]);
         assert_eq!(kinds(&lines[1]), [("meta", "model: gpt-4o")]);
         assert_eq!(kinds(&lines[2]), [("meta", "---")]);

@@ -134,8 +134,12 @@ pub fn login(error: Option<&str>) -> PageResult {
 /// A page that says what went wrong (`viewer` is `None` before sign-in).
 pub fn error(viewer: Option<&Viewer<'_>>, e: &PageError) -> String {
     let ctx = match viewer {
-        Some(v) => context! { ..base_ctx(v, "error"), ..context! { status => e.status, message => &e.message } },
-        None => context! { status => e.status, message => &e.message, page => "error", signed_in => false, csrf => "", me => () },
+        Some(v) => {
+            context! { ..base_ctx(v, "error"), ..context! { status => e.status, message => &e.message } }
+        }
+        None => {
+            context! { status => e.status, message => &e.message, page => "error", signed_in => false, csrf => "", me => () }
+        }
     };
     render("error.html", ctx).unwrap_or_else(|e2| {
         format!(
@@ -197,7 +201,10 @@ pub fn list<T>(
 ) -> PageResult {
     let env_filter = match q.environment.as_deref().filter(|e| !e.is_empty()) {
         Some(e) => Some(Environment::parse(e).map_err(|err| {
-            PageError::new(400, format!("The environment filter '{e}' is not valid: {err}"))
+            PageError::new(
+                400,
+                format!("The environment filter '{e}' is not valid: {err}"),
+            )
         })?),
         None => None,
     };
@@ -572,12 +579,7 @@ struct ReleaseEnv {
 
 /// Release: promote a version of one environment into another, or roll an environment back to
 /// one of its earlier versions; each button says exactly what changes and asks to confirm.
-pub fn release<T>(
-    v: &Viewer<'_>,
-    index: &Index<T>,
-    site: &Site<'_>,
-    raw_id: &str,
-) -> PageResult {
+pub fn release<T>(v: &Viewer<'_>, index: &Index<T>, site: &Site<'_>, raw_id: &str) -> PageResult {
     let id = readable(v, index, raw_id)?;
     if v.principal.role != Role::ProxyAdmin {
         return Err(PageError::new(

@@ -180,11 +180,6 @@ impl Sessions {
         self.map.lock().remove(&hash(cookie_value)).is_some()
     }
 
-    /// Ends every session acting as `credential` (its key was deleted).
-    pub fn remove_credential(&self, credential: &Credential) {
-        self.map.lock().retain(|_, s| &s.credential != credential);
-    }
-
     /// Live sessions now (expired ones not yet swept are not counted).
     pub fn len(&self) -> usize {
         let now = Instant::now();
@@ -256,12 +251,24 @@ mod tests {
         let s = Sessions::new(limits);
         let t0 = Instant::now();
         let c = s.create_at(Credential::Master, t0);
-        assert!(s.get_at(&c.cookie_value, t0 + Duration::from_secs(9)).is_some());
-        assert!(s.get_at(&c.cookie_value, t0 + Duration::from_secs(18)).is_some());
+        assert!(
+            s.get_at(&c.cookie_value, t0 + Duration::from_secs(9))
+                .is_some()
+        );
+        assert!(
+            s.get_at(&c.cookie_value, t0 + Duration::from_secs(18))
+                .is_some()
+        );
         // Used every 9 s, it still ends 25 s after sign-in.
-        assert!(s.get_at(&c.cookie_value, t0 + Duration::from_secs(26)).is_none());
+        assert!(
+            s.get_at(&c.cookie_value, t0 + Duration::from_secs(26))
+                .is_none()
+        );
         let d = s.create_at(Credential::Master, t0);
-        assert!(s.get_at(&d.cookie_value, t0 + Duration::from_secs(11)).is_none());
+        assert!(
+            s.get_at(&d.cookie_value, t0 + Duration::from_secs(11))
+                .is_none()
+        );
     }
 
     #[test]
@@ -297,6 +304,8 @@ mod tests {
         assert_eq!(cookie_value(h, COOKIE_NAME), Some("xyz"));
         assert_eq!(cookie_value(h, "c"), None);
         assert!(set_cookie("v", true, Duration::from_secs(5)).ends_with("; Secure"));
-        assert!(set_cookie("v", false, Duration::from_secs(5)).contains("HttpOnly; SameSite=Strict"));
+        assert!(
+            set_cookie("v", false, Duration::from_secs(5)).contains("HttpOnly; SameSite=Strict")
+        );
     }
 }

@@ -10,7 +10,10 @@ pub const ALL: &[(&str, &str)] = &[
     ("edit.html", include_str!("../templates/edit.html")),
     ("history.html", include_str!("../templates/history.html")),
     ("release.html", include_str!("../templates/release.html")),
-    ("playground.html", include_str!("../templates/playground.html")),
+    (
+        "playground.html",
+        include_str!("../templates/playground.html"),
+    ),
     ("trash.html", include_str!("../templates/trash.html")),
     ("keys.html", include_str!("../templates/keys.html")),
 ];
