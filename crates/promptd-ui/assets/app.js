@@ -106,7 +106,7 @@
       dels = []; adds = [];
     };
     for (const line of unified.split('\n')) {
-      if (line.startsWith('---') || line.startsWith('+++') || line === '') continue;
+      if (line.startsWith('---') || line.startsWith('+++') || line.startsWith('\\') || line === '') continue;
       if (line.startsWith('@@')) { flush(); rows.push([line, line, 'hunk', 'hunk']); continue; }
       if (line.startsWith('-')) { dels.push(line.slice(1)); continue; }
       if (line.startsWith('+')) { adds.push(line.slice(1)); continue; }

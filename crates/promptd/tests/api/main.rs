@@ -29,3 +29,4 @@ mod render;
 mod repository_rules;
 mod run;
 mod template_limits;
+mod ui_sessions;
