@@ -73,14 +73,14 @@ fn env() -> &'static Jinja<'static> {
             // The templates are compiled into the binary and checked by the tests below; a
             // broken one is a build defect, reported on the page that uses it.
             if let Err(e) = env.add_template(name, src) {
-                tracing_free_log(name, &e);
+                report_broken_template(name, &e);
             }
         }
         env
     })
 }
 
-fn tracing_free_log(name: &str, e: &minijinja::Error) {
+fn report_broken_template(name: &str, e: &minijinja::Error) {
     eprintln!("promptd-ui: template {name} does not compile: {e}");
 }
 

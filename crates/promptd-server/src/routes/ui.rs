@@ -108,7 +108,7 @@ impl Signed {
 }
 
 /// The signed-in user of a page request, or the redirect to the sign-in page.
-fn signed(state: &AppState, headers: &HeaderMap) -> Result<Signed, Response> {
+fn signed(state: &AppState, headers: &HeaderMap) -> Result<Signed, Redirect> {
     if state.master_key_hash.is_none() {
         // Authentication is off (loopback only): everyone is the admin, as in the API.
         return Ok(Signed {
@@ -117,9 +117,8 @@ fn signed(state: &AppState, headers: &HeaderMap) -> Result<Signed, Response> {
             signed_in: false,
         });
     }
-    let to_login = || Redirect::to("/ui/login?expired=1").into_response();
-    let cookie =
-        session_cookie(headers).ok_or_else(|| Redirect::to("/ui/login").into_response())?;
+    let to_login = || Redirect::to("/ui/login?expired=1");
+    let cookie = session_cookie(headers).ok_or_else(|| Redirect::to("/ui/login"))?;
     let active = state.ui_sessions.get(cookie).ok_or_else(to_login)?;
     let principal = session_principal(state, &active).map_err(|_| {
         state.ui_sessions.remove(cookie);
@@ -166,7 +165,7 @@ fn with_user(
             let result = f(&s);
             page_answer(&s, result)
         }
-        Err(redirect) => redirect,
+        Err(redirect) => redirect.into_response(),
     }
 }
 
