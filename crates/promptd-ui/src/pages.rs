@@ -190,6 +190,42 @@ fn when(ms: Option<i64>) -> String {
     }
 }
 
+fn row<T>(
+    id: &PromptId,
+    g: &[std::sync::Arc<Entry<T>>],
+    compiled: &impl Fn(&Entry<T>) -> Option<Prompt>,
+) -> Row {
+    let newest = g
+        .iter()
+        .max_by_key(|e| e.record.updated_at.or(e.record.created_at));
+    Row {
+        id: id.to_string(),
+        envs: g
+            .iter()
+            .map(|e| EnvVersion {
+                name: e.record.environment.to_string(),
+                version: e.record.version,
+            })
+            .collect(),
+        model: g
+            .first()
+            .and_then(|e| compiled(e))
+            .and_then(|t| t.model().map(str::to_owned)),
+        changed: newest
+            .map(|e| when(e.record.created_at))
+            .unwrap_or_default(),
+        author: newest
+            .and_then(|e| {
+                e.record
+                    .provenance
+                    .actor
+                    .clone()
+                    .or_else(|| e.record.created_by.clone())
+            })
+            .unwrap_or_default(),
+    }
+}
+
 /// The prompts list: the latest version per (prompt, environment) the viewer may read, grouped by
 /// prompt, filtered by id and environment, one page of [`PAGE_SIZE`] rows. Only the rows on the
 /// page have their templates compiled (for the model).
@@ -210,50 +246,59 @@ pub fn list<T>(
     };
     let needle = q.q.as_deref().unwrap_or("").trim().to_ascii_lowercase();
     let p = v.principal;
-    let entries = index.latest(env_filter.as_ref(), |id| {
-        (needle.is_empty() || id.to_ascii_lowercase().contains(&needle))
-            && p.may_list(&PromptId::from_trusted(id))
-    });
-    // Consecutive entries share a prompt id (the index sorts by id, then environment).
-    let mut groups: Vec<&[std::sync::Arc<Entry<T>>]> = Vec::new();
-    let mut start = 0;
-    for i in 1..=entries.len() {
-        if i == entries.len() || entries[i].record.prompt_id != entries[start].record.prompt_id {
-            groups.push(&entries[start..i]);
-            start = i;
+    let everything = p.reads_everything();
+    let page = q.page.unwrap_or(1).max(1);
+    // One pass over the index's ids in order, counting matches and keeping only the ids of the
+    // requested page: no version is copied for prompts that are not shown. (The filter answers
+    // `false`, so `latest` collects nothing.)
+    let window = |page: usize| (page - 1).saturating_mul(PAGE_SIZE)..page.saturating_mul(PAGE_SIZE);
+    let mut total = 0usize;
+    let mut ids: Vec<PromptId> = Vec::new();
+    let mut last_page_ids: Vec<PromptId> = Vec::new();
+    let wanted = window(page);
+    let _ = index.latest(None, |id| {
+        if !needle.is_empty() && !id.to_ascii_lowercase().contains(&needle) {
+            return false;
         }
-    }
-    let total = groups.len();
+        let pid = || PromptId::from_trusted(id);
+        if !everything && !p.may_list(&pid()) {
+            return false;
+        }
+        if let Some(env) = &env_filter
+            && index.resolve(&pid(), Some(env), None).is_none()
+        {
+            return false;
+        }
+        if wanted.contains(&total) {
+            ids.push(pid());
+        }
+        // A page past the end shows the last page.
+        if total % PAGE_SIZE == 0 {
+            last_page_ids.clear();
+        }
+        last_page_ids.push(pid());
+        total += 1;
+        false
+    });
     let total_pages = total.div_ceil(PAGE_SIZE).max(1);
-    let page = q.page.unwrap_or(1).clamp(1, total_pages);
-    let rows: Vec<Row> = groups
+    let page = if ids.is_empty() && total > 0 {
+        ids = last_page_ids;
+        total_pages
+    } else {
+        page.min(total_pages)
+    };
+    let rows: Vec<Row> = ids
         .iter()
-        .skip((page - 1) * PAGE_SIZE)
-        .take(PAGE_SIZE)
-        .map(|g| {
-            let newest = g
-                .iter()
-                .max_by_key(|e| e.record.updated_at.or(e.record.created_at))
-                .unwrap_or(&g[0]);
-            Row {
-                id: g[0].record.prompt_id.to_string(),
-                envs: g
-                    .iter()
-                    .map(|e| EnvVersion {
-                        name: e.record.environment.to_string(),
-                        version: e.record.version,
-                    })
+        .map(|id| {
+            let envs: Vec<std::sync::Arc<Entry<T>>> = match &env_filter {
+                Some(env) => index.resolve(id, Some(env), None).into_iter().collect(),
+                None if index.is_config(id) => index.resolve(id, None, None).into_iter().collect(),
+                None => tabs(index, id)
+                    .into_iter()
+                    .filter_map(|e| index.resolve(id, Some(&Environment::from_trusted(e)), None))
                     .collect(),
-                model: compiled(&g[0]).and_then(|t| t.model().map(str::to_owned)),
-                changed: when(newest.record.created_at),
-                author: newest
-                    .record
-                    .provenance
-                    .actor
-                    .clone()
-                    .or_else(|| newest.record.created_by.clone())
-                    .unwrap_or_default(),
-            }
+            };
+            row(id, &envs, &compiled)
         })
         .collect();
     render(
