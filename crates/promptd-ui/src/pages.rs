@@ -273,7 +273,7 @@ pub fn list<T>(
             ids.push(pid());
         }
         // A page past the end shows the last page.
-        if total % PAGE_SIZE == 0 {
+        if total.is_multiple_of(PAGE_SIZE) {
             last_page_ids.clear();
         }
         last_page_ids.push(pid());
