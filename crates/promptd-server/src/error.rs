@@ -57,6 +57,10 @@ pub enum ApiError {
     /// The caller's key may not do this (403).
     #[error(transparent)]
     Denied(#[from] Denied),
+    /// A browser session's state-changing request without its CSRF token, or from another
+    /// origin (403): the text says which check failed.
+    #[error("{0}")]
+    CrossSite(String),
     /// Nothing to serve at this address (404).
     #[error("{0}")]
     NotFound(String),
@@ -115,7 +119,7 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ApiError::Denied(_) => StatusCode::FORBIDDEN,
+            ApiError::Denied(_) | ApiError::CrossSite(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,

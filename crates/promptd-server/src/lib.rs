@@ -32,6 +32,7 @@ pub fn app(state: AppState) -> Router {
     let access_log = state.settings.access_log;
     let router = routes::router()
         .merge(openapi::docs_router(&state.models.names()))
+        .merge(routes::ui::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))

@@ -351,6 +351,12 @@ fn operations() -> Vec<(&'static str, &'static str, &'static str, Value)> {
                 .json_body(r("RenderRequest"))
                 .errors(&[400, 403, 404])
                 .response("422", render_422.clone())),
+        ("POST", "/prompts/{prompt_id}/preview", "preview_draft",
+            Op::new("prompts", "Render an unsaved draft (the UI editor's live preview)", ok_json("The draft's variables (from its `input.schema`), model and parameters, and either its messages or its first error with line and column. A draft with mistakes is answered 200: `error` says what and where.", r("PreviewResponse")))
+                .describe("Parses and renders `dotprompt_content` (nothing is stored) with `prompt_variables`, checked against the draft's `input.schema`. Any key that may read `{prompt_id}`; the prompt need not exist yet.")
+                .params(vec![prompt_id_param("The prompt the draft is for (it need not exist yet).")])
+                .json_body(r("PreviewRequest"))
+                .errors(&[403, 404, 422])),
         ("GET", "/prompts/{prompt_id}/diff", "diff_prompt",
             Op::new("prompts", "What changes between two versions or environments", ok_json("The unified diff of the template body, and the model, parameters and input variables before and after. With `Accept: text/plain`, the unified diff alone.", r("PromptDiff")))
                 .params(vec![
@@ -654,6 +660,29 @@ fn schemas(models: &[String]) -> Value {
                 "prompt_variables": {"type": ["object", "null"]},
                 "environment": {"type": ["string", "null"], "pattern": ENV_PATTERN},
                 "version": {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_VERSION}
+            }
+        },
+        "PreviewRequest": {
+            "type": "object", "required": ["dotprompt_content"],
+            "examples": [{"dotprompt_content": "---\nmodel: gpt-4o\ninput:\n  schema:\n    name: string\n---\nUser: Hello {{name}}.", "prompt_variables": {"name": "Ada"}}],
+            "properties": {
+                "dotprompt_content": {"type": "string", "description": "The draft `.prompt` text."},
+                "prompt_variables": {"type": ["object", "null"]}
+            }
+        },
+        "PreviewResponse": {
+            "type": "object",
+            "required": ["prompt_id", "model", "optional_params", "variables", "messages", "error"],
+            "properties": {
+                "prompt_id": {"type": "string"},
+                "model": {"type": ["string", "null"]},
+                "optional_params": obj,
+                "variables": {"type": "array", "items": {"type": "object", "required": ["name", "type", "required"],
+                    "properties": {"name": {"type": "string"}, "type": {"type": "string"}, "required": {"type": "boolean"}}}},
+                "messages": {"anyOf": [{"type": "array", "items": r("ChatMessage")}, {"type": "null"}]},
+                "error": {"anyOf": [{"type": "null"}, {"type": "object", "required": ["kind", "message", "line", "column"],
+                    "properties": {"kind": {"type": "string", "enum": ["parse", "render"]}, "message": {"type": "string"},
+                        "line": {"type": ["integer", "null"]}, "column": {"type": ["integer", "null"]}}}]}
             }
         },
         "ChatMessage": {

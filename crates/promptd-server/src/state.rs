@@ -84,6 +84,11 @@ pub struct Settings {
     pub max_connections: usize,
     /// Days a deleted version stays in the trash before it is purged; 0 = kept forever.
     pub trash_retention_days: u32,
+    /// Mark the UI's session cookie `Secure` on every answer (`promptd_settings.ui_secure_cookies`);
+    /// it is also marked when a request says `X-Forwarded-Proto: https`.
+    pub ui_secure_cookies: bool,
+    /// How long UI sessions live (idle and absolute).
+    pub ui_sessions: promptd_ui::SessionLimits,
 }
 
 impl Default for Settings {
@@ -100,6 +105,8 @@ impl Default for Settings {
             body_read_timeout: std::time::Duration::from_secs(30),
             max_connections: 10_000,
             trash_retention_days: 30,
+            ui_secure_cookies: false,
+            ui_sessions: promptd_ui::SessionLimits::default(),
         }
     }
 }
@@ -153,6 +160,8 @@ pub struct App {
     pub cache_generation: std::sync::atomic::AtomicU64,
     /// The models of `model_list`, for running prompts.
     pub models: promptd_upstream::Models,
+    /// The web UI's sign-in sessions (in memory: per instance).
+    pub ui_sessions: promptd_ui::Sessions,
 }
 
 /// A serialised answer with its entity tag.
@@ -236,7 +245,6 @@ impl App {
             index: RwLock::new(index),
             keys: RwLock::new(keys),
             master_key_hash: master_key.map(sha256),
-            settings,
             write_lock: tokio::sync::Mutex::new(()),
             write_queue: parking_lot::Mutex::new(Vec::new()),
             write_tickets: std::sync::atomic::AtomicU64::new(0),
@@ -244,6 +252,8 @@ impl App {
             info_cache: RwLock::new(HashMap::new()),
             cache_generation: std::sync::atomic::AtomicU64::new(0),
             models: promptd_upstream::Models::default(),
+            ui_sessions: promptd_ui::Sessions::new(settings.ui_sessions),
+            settings,
         })
     }
 

@@ -219,6 +219,23 @@ impl ServeConfig {
                 "promptd_settings.trash_retention_days is too large (0 keeps the trash forever)",
             )?;
         }
+        if let Some(v) = file.settings.get("ui_secure_cookies") {
+            settings.ui_secure_cookies = v
+                .as_bool()
+                .context("promptd_settings.ui_secure_cookies must be true or false")?;
+        }
+        if let Some(n) = setting_u64(&file, "ui_session_idle_minutes")? {
+            if n == 0 {
+                bail!("promptd_settings.ui_session_idle_minutes must be at least 1");
+            }
+            settings.ui_sessions.idle = std::time::Duration::from_secs(n.saturating_mul(60));
+        }
+        if let Some(n) = setting_u64(&file, "ui_session_max_hours")? {
+            if n == 0 {
+                bail!("promptd_settings.ui_session_max_hours must be at least 1");
+            }
+            settings.ui_sessions.absolute = std::time::Duration::from_secs(n.saturating_mul(3600));
+        }
         if let Some(v) = file.settings.get("metrics_public") {
             settings.metrics_public = v
                 .as_bool()

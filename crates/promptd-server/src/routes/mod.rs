@@ -6,6 +6,7 @@ pub mod health;
 pub mod keys;
 pub mod prompts;
 pub mod run;
+pub mod ui;
 pub mod utils;
 
 use axum::Router;
@@ -62,6 +63,7 @@ route_table! {
     get "/prompts/{prompt_id}/info" => prompts::info,
     get "/prompts/{prompt_id}/versions" => prompts::versions,
     post "/prompts/{prompt_id}/render" => prompts::render,
+    post "/prompts/{prompt_id}/preview" => prompts::preview,
     get "/prompts/{prompt_id}/diff" => prompts::diff,
     post "/prompts/{prompt_id}/promote" => prompts::promote,
     post "/prompts/{prompt_id}/rollback" => prompts::rollback,

@@ -30,3 +30,4 @@ mod render;
 mod repository_rules;
 mod run;
 mod template_limits;
+mod ui_sessions;

@@ -1,10 +1,12 @@
 //! `/prompts`: LiteLLM's prompt-management endpoints. Reads (`read.rs`) are served from the
 //! in-memory index; writes (`write.rs`) go through one read-modify-write path; `render.rs`
-//! renders a stored prompt without calling a model; `diff.rs` compares two versions;
+//! renders a stored prompt without calling a model; `preview.rs` renders an unsaved draft
+//! for the UI's editor; `diff.rs` compares two versions;
 //! `release.rs` promotes and rolls back; `ledger.rs` serves history, trash and restore.
 
 mod diff;
 mod ledger;
+mod preview;
 mod read;
 mod release;
 mod render;
@@ -12,6 +14,7 @@ mod write;
 
 pub use diff::diff;
 pub use ledger::{MAX_HISTORY_LIMIT, all_history, history, restore, trash};
+pub use preview::preview;
 pub use read::{MAX_PAGE_SIZE, info, list, versions};
 pub use release::{promote, rollback};
 pub use render::render;
