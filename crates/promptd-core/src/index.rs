@@ -265,6 +265,22 @@ impl<T> Index<T> {
         out
     }
 
+    /// Visits every prompt id in order that has a version in `environment` (every prompt when
+    /// `None`; a config prompt counts as `development`), without copying anything. `visit`
+    /// answers whether to go on.
+    pub fn ids_in(&self, environment: Option<&Environment>, mut visit: impl FnMut(&str) -> bool) {
+        for (id, g) in &self.prompts {
+            let present = match environment {
+                None => true,
+                Some(e) if g.config.is_some() => e.as_str() == Environment::DEFAULT,
+                Some(e) => g.stored.contains_key(e.as_str()),
+            };
+            if present && !visit(id) {
+                return;
+            }
+        }
+    }
+
     /// Every stored version count, for metrics and benchmarks.
     pub fn version_count(&self) -> usize {
         self.prompts
@@ -402,5 +418,46 @@ mod tests {
         let mut idx = index(&[("g", "development", 1)]);
         idx.replace_stored(&PromptId::from_trusted("g"), vec![]);
         assert!(!idx.contains(&PromptId::from_trusted("g")));
+    }
+
+    #[test]
+    fn ids_in_an_environment_are_visited_in_order_until_the_visitor_stops() {
+        let idx = index(&[
+            ("a", "production", 1),
+            ("b", "staging", 1),
+            ("c", "production", 2),
+            ("d", "production", 1),
+        ]);
+        let mut seen = Vec::new();
+        idx.ids_in(Some(&Environment::from_trusted("production")), |id| {
+            seen.push(id.to_owned());
+            seen.len() < 2
+        });
+        assert_eq!(seen, ["a", "c"]);
+        let mut all = 0;
+        idx.ids_in(None, |_| {
+            all += 1;
+            true
+        });
+        assert_eq!(all, 4);
+    }
+
+    #[test]
+    fn added_versions_join_the_prompt_without_replacing_the_others() {
+        let mut idx = index(&[("a", "production", 1)]);
+        idx.insert_stored(vec![
+            Arc::new(entry("a", "production", 2, PromptSource::Db)),
+            Arc::new(entry("b", "staging", 1, PromptSource::Db)),
+        ]);
+        let prod = Environment::from_trusted("production");
+        assert_eq!(
+            idx.resolve(&PromptId::from_trusted("a"), Some(&prod), None)
+                .unwrap()
+                .record
+                .version,
+            2
+        );
+        assert!(idx.has_version(&PromptId::from_trusted("a"), &prod, 1));
+        assert!(idx.has_stored(&PromptId::from_trusted("b")));
     }
 }

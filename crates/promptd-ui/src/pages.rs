@@ -248,26 +248,21 @@ pub fn list<T>(
     let p = v.principal;
     let everything = p.reads_everything();
     let page = q.page.unwrap_or(1).max(1);
-    // One pass over the index's ids in order, counting matches and keeping only the ids of the
-    // requested page: no version is copied for prompts that are not shown. (The filter answers
-    // `false`, so `latest` collects nothing.)
+    // One pass over the index's ids in order (only those with a version in the filtered
+    // environment), counting matches and keeping only the ids of the requested page: no version
+    // is copied for prompts that are not shown.
     let window = |page: usize| (page - 1).saturating_mul(PAGE_SIZE)..page.saturating_mul(PAGE_SIZE);
     let mut total = 0usize;
     let mut ids: Vec<PromptId> = Vec::new();
     let mut last_page_ids: Vec<PromptId> = Vec::new();
     let wanted = window(page);
-    let _ = index.latest(None, |id| {
+    index.ids_in(env_filter.as_ref(), |id| {
         if !needle.is_empty() && !id.to_ascii_lowercase().contains(&needle) {
-            return false;
+            return true;
         }
         let pid = || PromptId::from_trusted(id);
         if !everything && !p.may_list(&pid()) {
-            return false;
-        }
-        if let Some(env) = &env_filter
-            && index.resolve(&pid(), Some(env), None).is_none()
-        {
-            return false;
+            return true;
         }
         if wanted.contains(&total) {
             ids.push(pid());
@@ -278,7 +273,7 @@ pub fn list<T>(
         }
         last_page_ids.push(pid());
         total += 1;
-        false
+        true
     });
     let total_pages = total.div_ceil(PAGE_SIZE).max(1);
     let page = if ids.is_empty() && total > 0 {
