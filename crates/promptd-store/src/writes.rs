@@ -22,6 +22,9 @@ const EVENTS_PER_INSERT: usize = 200;
 /// Versions inserted per statement (14 parameters each).
 const VERSIONS_PER_INSERT: usize = 200;
 
+/// The appends of a batch for one (prompt, environment), with their positions in the batch.
+type Group = ((PromptId, Environment), Vec<(usize, Append)>);
+
 /// Runs every append of `batch` in one transaction (see `Store::append_batch`).
 ///
 /// Appends are grouped by (prompt, environment). Per group, in a constant number of statements
@@ -36,7 +39,7 @@ pub(crate) async fn append_batch(
     let n = batch.len();
     let mut results: Vec<Option<Result<PromptRecord, StoreError>>> = (0..n).map(|_| None).collect();
     // Groups in order of first appearance; each keeps its appends' positions in the batch.
-    let mut groups: Vec<((PromptId, Environment), Vec<(usize, Append)>)> = Vec::new();
+    let mut groups: Vec<Group> = Vec::new();
     for (i, item) in batch.into_iter().enumerate() {
         let key = (item.prompt_id.clone(), item.environment.clone());
         match groups.iter_mut().find(|(k, _)| *k == key) {
