@@ -748,3 +748,138 @@ async fn the_release_story_holds_on_postgres() {
     app.stop().await;
     db.cleanup().await;
 }
+
+/// Every event of `id`, oldest first, through the API.
+async fn all_events(c: &reqwest::Client, base: &str, id: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut url = format!("{base}/prompts/{id}/history?limit=1000");
+        if let Some(c) = &cursor {
+            url.push_str(&format!("&cursor={c}"));
+        }
+        let (s, page) = send(c.get(url).bearer_auth(MASTER)).await;
+        assert_eq!(s, 200, "{page}");
+        out.extend(page["events"].as_array().unwrap().iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    out.reverse();
+    out
+}
+
+#[tokio::test]
+async fn after_a_kill_9_during_writes_every_version_has_its_event_and_every_event_its_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("k.db").display());
+    let server = Process::serve(&["--database-url", &db], &[]).unwrap();
+    let c = client();
+    let (s, _) = send(
+        c.post(server.url("/prompts"))
+            .bearer_auth(MASTER)
+            .json(&prompt_body("k", "User: 0", Some("production"))),
+    )
+    .await;
+    assert_eq!(s, 200);
+    // Writers PUT new versions and trash the odd ones until the server dies under them.
+    let acknowledged = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u64>::new()));
+    let mut tasks = Vec::new();
+    for w in 0..8 {
+        let (c, base, acked) = (c.clone(), server.base.clone(), acknowledged.clone());
+        tasks.push(tokio::spawn(async move {
+            for i in 0.. {
+                let body = prompt_body("k", &format!("User: {w}-{i}"), Some("production"));
+                let Ok(r) = c
+                    .put(format!("{base}/prompts/k"))
+                    .bearer_auth(MASTER)
+                    .json(&body)
+                    .send()
+                    .await
+                else {
+                    return;
+                };
+                let Ok(v) = r.json::<Value>().await else {
+                    return;
+                };
+                let Some(n) = v["version"].as_u64() else {
+                    return;
+                };
+                acked.lock().unwrap().push(n);
+                if n % 2 == 1 {
+                    let url = format!("{base}/prompts/k.v{n}?environment=production");
+                    if c.delete(url).bearer_auth(MASTER).send().await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    let mut server = server;
+    server.child.kill().unwrap(); // SIGKILL
+    let _ = server.child.wait();
+    for t in tasks {
+        let _ = t.await;
+    }
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    assert!(
+        acknowledged.len() > 10,
+        "the writers got going: {acknowledged:?}"
+    );
+    let server = Process::serve(&["--database-url", &db], &[]).unwrap();
+    let (_, live) = send(c.get(server.url("/prompts/k/versions")).bearer_auth(MASTER)).await;
+    let (_, trash) = send(
+        c.get(server.url("/prompts/trash?prompt_id=k"))
+            .bearer_auth(MASTER),
+    )
+    .await;
+    let mut stored: Vec<(u64, String)> = Vec::new();
+    for p in live["prompts"].as_array().unwrap() {
+        stored.push((p["version"].as_u64().unwrap(), "live".into()));
+    }
+    for t in trash["versions"].as_array().unwrap() {
+        stored.push((t["version"].as_u64().unwrap(), "trash".into()));
+    }
+    stored.sort();
+    let numbers: Vec<u64> = stored.iter().map(|(v, _)| *v).collect();
+    assert_eq!(
+        numbers,
+        (1..=numbers.len() as u64).collect::<Vec<_>>(),
+        "consecutive numbers, none lost"
+    );
+    for n in &acknowledged {
+        assert!(numbers.contains(n), "acknowledged version {n} survived");
+    }
+    let events = all_events(&c, &server.base, "k").await;
+    for (v, place) in &stored {
+        let created: Vec<&Value> = events
+            .iter()
+            .filter(|e| e["version"] == *v && e["kind"] != "delete")
+            .collect();
+        assert_eq!(
+            created.len(),
+            1,
+            "version {v} has exactly one creation event"
+        );
+        let deleted = events
+            .iter()
+            .filter(|e| e["version"] == *v && e["kind"] == "delete")
+            .count();
+        assert_eq!(
+            deleted,
+            usize::from(place == "trash"),
+            "version {v} ({place}) has a delete event exactly when it is in the trash"
+        );
+    }
+    let versions_with_events: std::collections::BTreeSet<u64> = events
+        .iter()
+        .map(|e| e["version"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        versions_with_events.into_iter().collect::<Vec<_>>(),
+        numbers,
+        "no event names a version that does not exist"
+    );
+}
