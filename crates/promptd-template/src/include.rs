@@ -68,7 +68,7 @@ pub(crate) fn not_composed(names: &[String]) -> TemplateError {
     TemplateError::Render {
         line: None,
         message: format!(
-            "the template includes other prompts ({}), which only a stored prompt can resolve; save it and render it with POST /prompts/{{id}}/render",
+            "a template rendered on its own cannot include other prompts ({}): only a stored prompt's includes are resolved; save it and render it with POST /prompts/{{id}}/render",
             names.join(", ")
         ),
     }

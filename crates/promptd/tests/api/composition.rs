@@ -252,3 +252,31 @@ async fn chat_completions_with_a_prompt_id_sends_the_included_text() {
         json!([{"role": "system", "content": "Stay safe."}, {"role": "user", "content": "hi"}])
     );
 }
+
+/// BENCHMARKS.md: render time over HTTP with and without one include (run with `--ignored
+/// --nocapture`, ideally `--release`). Includes resolve from memory, so the difference is
+/// the index walk and a cache lookup, not a database read.
+#[tokio::test]
+#[ignore]
+async fn bench_render_with_and_without_one_include() {
+    let app = TestApp::start().await;
+    app.create("plain", "System: Be kind.\nUser: Hi {{name}}.", None)
+        .await;
+    app.create("pre", "System: Be kind.", None).await;
+    app.create("composed", "{% include \"pre\" %}\nUser: Hi {{name}}.", None)
+        .await;
+    for id in ["plain", "composed"] {
+        let (s, out) = render(&app, id, json!({"name": "Ada"})).await;
+        assert_eq!(s, 200, "{out}");
+    }
+    let n = 2000;
+    for id in ["plain", "composed", "plain", "composed"] {
+        let start = std::time::Instant::now();
+        for _ in 0..n {
+            let (s, _) = render(&app, id, json!({"name": "Ada"})).await;
+            assert_eq!(s, 200);
+        }
+        let per = start.elapsed().as_secs_f64() * 1e6 / f64::from(n);
+        println!("{id}: {per:.1} µs per render over HTTP ({n} sequential)");
+    }
+}
