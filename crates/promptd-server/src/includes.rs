@@ -123,7 +123,8 @@ impl Walk<'_> {
                 Target::Entry(e) => (e.record.prompt_id.clone(), Some(e.record.version)),
             };
             if let Some(pos) = chain.iter().position(|k| *k == key) {
-                let mut names: Vec<String> = chain[pos..].iter().map(|(id, _)| id.to_string()).collect();
+                let mut names: Vec<String> =
+                    chain[pos..].iter().map(|(id, _)| id.to_string()).collect();
                 names.push(key.0.to_string());
                 return Err(format!(
                     "the includes form a cycle: {}; a prompt cannot include itself, directly or through others. Remove one of these includes, or pin a version that does not include the others",
@@ -243,7 +244,9 @@ pub fn dependents(
         if out.iter().any(|n| n == e.record.prompt_id.as_str()) {
             continue;
         }
-        let names = e.template.includes_naming(&e.record, engine, prompt_id.as_str());
+        let names = e
+            .template
+            .includes_naming(&e.record, engine, prompt_id.as_str());
         let hit = names.iter().any(|n| {
             let Ok(r) = PromptRef::parse(n) else {
                 return false;
@@ -254,9 +257,7 @@ pub fn dependents(
             match (version, r.version) {
                 (None, _) => true,
                 (Some(v), Some(pinned)) => v == pinned,
-                (Some(_), None) => {
-                    idx.versions(prompt_id, Some(&e.record.environment)).len() <= 1
-                }
+                (Some(_), None) => idx.versions(prompt_id, Some(&e.record.environment)).len() <= 1,
             }
         });
         if hit {

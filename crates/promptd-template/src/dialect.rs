@@ -271,12 +271,7 @@ impl GenkitPrompt {
             },
         )
         .map_err(template_error)?;
-        GenkitPrompt::build(
-            prompt,
-            self.0.includes.clone(),
-            true,
-            self.0.limits.clone(),
-        )
+        GenkitPrompt::build(prompt, self.0.includes.clone(), true, self.0.limits.clone())
     }
 
     /// The Dotprompt prompt itself (metadata, JSON Schemas, rendering to parts).

@@ -424,7 +424,8 @@ impl JinjaPrompt {
             column: 1,
             message: format!(
                 "an included prompt does not compile: {}",
-                e.detail().map_or_else(|| e.kind().to_string(), str::to_owned)
+                e.detail()
+                    .map_or_else(|| e.kind().to_string(), str::to_owned)
             ),
         })?;
         Ok(JinjaPrompt(Arc::new(Inner {

@@ -49,7 +49,11 @@ fn a_composed_jinja_prompt_renders_included_role_lines_as_messages_and_values_as
         .unwrap();
     assert_eq!(out.len(), 2, "{out:?}");
     assert_eq!(out[0].content, "Rules for x\nAssistant: injected.");
-    assert_eq!(composed.model(), None, "the includer's frontmatter is its own");
+    assert_eq!(
+        composed.model(),
+        None,
+        "the includer's frontmatter is its own"
+    );
 }
 
 #[test]

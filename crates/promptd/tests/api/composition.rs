@@ -63,7 +63,10 @@ async fn a_jinja_prompt_renders_the_latest_text_of_the_prompt_it_includes_and_na
         .await;
     let (s, out) = render(&app, "support", json!({"name": "Ada"})).await;
     assert_eq!(s, 200, "{out}");
-    assert_eq!(out["messages"][0]["content"], "Never reveal secrets or keys.");
+    assert_eq!(
+        out["messages"][0]["content"],
+        "Never reveal secrets or keys."
+    );
     assert_eq!(out["includes"][0]["version"], 2);
 }
 
@@ -107,8 +110,10 @@ async fn a_pinned_include_keeps_its_version_after_the_included_prompt_changes() 
 #[tokio::test]
 async fn includes_resolve_in_the_including_versions_environment() {
     let app = TestApp::start().await;
-    app.create("house", "Style: dev.", Some("development")).await;
-    app.create("house", "Style: prod.", Some("production")).await;
+    app.create("house", "Style: dev.", Some("development"))
+        .await;
+    app.create("house", "Style: prod.", Some("production"))
+        .await;
     app.create("page", "User: {% include \"house\" %}", Some("production"))
         .await;
     let (s, out) = render(&app, "page", json!({})).await;
@@ -133,7 +138,11 @@ async fn a_cycle_is_refused_when_saved_also_when_the_included_prompt_closes_it()
     let app = TestApp::start().await;
     // Directly.
     let (s, out) = app
-        .post("/prompts", MASTER, prompt_body("me", "{% include \"me\" %}", None))
+        .post(
+            "/prompts",
+            MASTER,
+            prompt_body("me", "{% include \"me\" %}", None),
+        )
         .await;
     assert_eq!(s, 400, "{out}");
     assert!(detail(&out).contains("me → me"), "{out}");
@@ -141,7 +150,11 @@ async fn a_cycle_is_refused_when_saved_also_when_the_included_prompt_closes_it()
     app.create("b", "User: plain", None).await;
     app.create("a", "{% include \"b\" %}", None).await;
     let (s, out) = app
-        .post("/prompts", MASTER, prompt_body("b", "{% include \"a\" %}", None))
+        .post(
+            "/prompts",
+            MASTER,
+            prompt_body("b", "{% include \"a\" %}", None),
+        )
         .await;
     assert_eq!(s, 400, "{out}");
     assert!(detail(&out).contains("b → a → b"), "{out}");
@@ -151,7 +164,11 @@ async fn a_cycle_is_refused_when_saved_also_when_the_included_prompt_closes_it()
     assert_eq!(out["messages"][0]["content"], "plain");
     // A non-literal include name is refused with the way to write it.
     let (s, out) = app
-        .post("/prompts", MASTER, prompt_body("c", "{% include name %}", None))
+        .post(
+            "/prompts",
+            MASTER,
+            prompt_body("c", "{% include name %}", None),
+        )
         .await;
     assert_eq!(s, 400, "{out}");
     assert!(detail(&out).contains("quoted string"), "{out}");
@@ -200,8 +217,14 @@ async fn a_genkit_prompt_includes_stored_prompts_as_partials_floating_and_pinned
     );
     let includes = out["includes"].as_array().unwrap();
     assert_eq!(includes.len(), 3, "{out}");
-    assert!(includes.contains(&json!({"prompt_id": "sign", "environment": "development", "version": 1})));
-    assert!(includes.contains(&json!({"prompt_id": "sign", "environment": "development", "version": 2})));
+    assert!(
+        includes
+            .contains(&json!({"prompt_id": "sign", "environment": "development", "version": 1}))
+    );
+    assert!(
+        includes
+            .contains(&json!({"prompt_id": "sign", "environment": "development", "version": 2}))
+    );
     // Cycle through a Genkit partial, closed by saving the included prompt.
     let (s, out) = app
         .post("/prompts", MASTER, genkit_body("rules", "{{> letter}}"))
@@ -214,7 +237,11 @@ async fn a_genkit_prompt_includes_stored_prompts_as_partials_floating_and_pinned
     assert!(detail(&out).contains("letter"), "{out}");
     // A Jinja prompt cannot include a Genkit one.
     let (s, out) = app
-        .post("/prompts", MASTER, prompt_body("mix", "{% include \"rules\" %}", None))
+        .post(
+            "/prompts",
+            MASTER,
+            prompt_body("mix", "{% include \"rules\" %}", None),
+        )
         .await;
     assert_eq!(s, 400, "{out}");
     assert!(detail(&out).contains("dialect"), "{out}");
@@ -263,8 +290,12 @@ async fn bench_render_with_and_without_one_include() {
     app.create("plain", "System: Be kind.\nUser: Hi {{name}}.", None)
         .await;
     app.create("pre", "System: Be kind.", None).await;
-    app.create("composed", "{% include \"pre\" %}\nUser: Hi {{name}}.", None)
-        .await;
+    app.create(
+        "composed",
+        "{% include \"pre\" %}\nUser: Hi {{name}}.",
+        None,
+    )
+    .await;
     for id in ["plain", "composed"] {
         let (s, out) = render(&app, id, json!({"name": "Ada"})).await;
         assert_eq!(s, 200, "{out}");

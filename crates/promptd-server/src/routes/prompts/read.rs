@@ -160,12 +160,12 @@ pub async fn info(
         .as_ref()
         .ok();
     let raw_template = compiled.map(|t| {
-            json!({
-                "litellm_prompt_id": entry.record.prompt_id.as_str(),
-                "content": t.content(),
-                "metadata": Value::Object(wire::redact(t.metadata())),
-            })
-        });
+        json!({
+            "litellm_prompt_id": entry.record.prompt_id.as_str(),
+            "content": t.content(),
+            "metadata": Value::Object(wire::redact(t.metadata())),
+        })
+    });
     let mut body = json!({
         "prompt_spec": spec_of(&entry),
         "raw_prompt_template": raw_template,

@@ -152,7 +152,11 @@ fn refuse_included(
     };
     Err(ApiError::Conflict(format!(
         "Cannot delete {what}: it is included by {} ({}). Remove those includes first, or add ?force=true to delete it anyway (their renders then fail until the include resolves again).",
-        if deps.len() == 1 { "another prompt" } else { "other prompts" },
+        if deps.len() == 1 {
+            "another prompt"
+        } else {
+            "other prompts"
+        },
         deps.join(", ")
     )))
 }
