@@ -10,6 +10,7 @@ pub mod auth;
 pub mod body;
 pub mod error;
 pub mod extract;
+pub mod includes;
 pub mod openapi;
 pub mod routes;
 pub mod serve;

@@ -329,11 +329,12 @@ fn operations() -> Vec<(&'static str, &'static str, &'static str, Value)> {
                 .links(written_version_links())),
         ("DELETE", "/prompts/{prompt_id}", "delete_prompt",
             Op::new("prompts", "Delete a version, an environment, or a whole prompt (to the trash)", ok_json("What was deleted (with `purge=true`, also `purged`: each destroyed version).", r("Deleted")))
-                .describe("`id`: every version everywhere; `id?environment=e`: every version in e; `id.vN`: that version (400 asks for `environment` when several environments have it). The versions go to the trash (`GET /prompts/trash`, `POST /prompts/{id}/restore`) and keep their numbers; reads answer 404 as before. `purge=true` destroys them for good, trashed ones included. Needs a `proxy_admin` key.")
+                .describe("`id`: every version everywhere; `id?environment=e`: every version in e; `id.vN`: that version (400 asks for `environment` when several environments have it). The versions go to the trash (`GET /prompts/trash`, `POST /prompts/{id}/restore`) and keep their numbers; reads answer 404 as before. `purge=true` destroys them for good, trashed ones included. A prompt that other prompts include (their latest version in an environment concerned) is 409 naming them, unless `force=true`. Needs a `proxy_admin` key.")
                 .params(vec![prompt_id_param(id_or_version), env_query("Only this environment."),
                     json!({"name": "purge", "in": "query", "required": false, "description": "Destroy for good instead of moving to the trash.", "schema": {"type": "boolean"}}),
+                    json!({"name": "force", "in": "query", "required": false, "description": "Delete even when other prompts include it (their renders then answer 422 until the include resolves again).", "schema": {"type": "boolean"}}),
                     if_match_header()])
-                .errors(&[400, 403, 404, 412, 422, 503])),
+                .errors(&[400, 403, 404, 409, 412, 422, 503])),
         ("GET", "/prompts/{prompt_id}/info", "prompt_info",
             Op::new("prompts", "A prompt version with its template (LiteLLM's path)", ok_json("The version, its template and the prompt's environments.", r("PromptInfo")))
                 .params(vec![prompt_id_param(id_or_version), env_query("Serve this environment instead of production → staging → development."), if_none_match_header()])
@@ -346,7 +347,7 @@ fn operations() -> Vec<(&'static str, &'static str, &'static str, Value)> {
                 .response("304", not_modified())),
         ("POST", "/prompts/{prompt_id}/render", "render_prompt",
             Op::new("prompts", "Render a prompt to chat messages without calling a model", ok_json("The messages and the model parameters.", r("RenderResponse")))
-                .describe("400 for template errors, variables of the wrong type, missing required variables and exceeded limits.")
+                .describe("400 for template errors, variables of the wrong type, missing required variables and exceeded limits. Included prompts are resolved from memory in the version's environment; `includes` lists the versions used. 422 when an include no longer resolves (deleted with `force=true`).")
                 .params(vec![prompt_id_param(id_or_version)])
                 .json_body(r("RenderRequest"))
                 .errors(&[400, 403, 404])
@@ -618,7 +619,12 @@ fn schemas(models: &[String]) -> Value {
                         "metadata": obj
                     }
                 },
-                "environments": {"type": "array", "items": {"type": "string"}}
+                "environments": {"type": "array", "items": {"type": "string"}},
+                "dependencies": {"type": "array", "description": "promptd only, present when the template includes other prompts: each prompt it includes directly, with the version that name resolves to now in this version's environment (`null` when none does).",
+                    "items": {"type": "object", "required": ["name", "prompt_id", "environment", "version", "pinned"],
+                        "properties": {"name": {"type": "string", "description": "As written: `safety` (floating: the latest version) or `safety.v3` (pinned)."},
+                            "prompt_id": {"type": ["string", "null"]}, "environment": {"type": "string"},
+                            "version": {"type": ["integer", "null"], "minimum": 1}, "pinned": {"type": "boolean"}}}}
             }
         },
         "PromptCreate": {
@@ -701,7 +707,10 @@ fn schemas(models: &[String]) -> Value {
                 "environment": {"type": "string"},
                 "model": {"type": ["string", "null"]},
                 "messages": {"type": "array", "items": r("ChatMessage")},
-                "optional_params": obj
+                "optional_params": obj,
+                "includes": {"type": "array", "description": "Each stored version the prompt's includes (`{% include \"name\" %}`, `{{> name}}`) resolved to for this render, once each, so the render can be reproduced.",
+                    "items": {"type": "object", "required": ["prompt_id", "environment", "version"],
+                        "properties": {"prompt_id": {"type": "string"}, "environment": {"type": "string"}, "version": {"type": "integer", "minimum": 1}}}}
             }
         },
         "GatewayPrompt": {

@@ -30,7 +30,13 @@ pub struct LazyTemplate {
     /// The `.prompt` text when it is not in `litellm_params` (a config `prompt_file`).
     file_text: Option<String>,
     compiled: std::sync::OnceLock<Result<Prompt, DefinitionError>>,
+    /// The template composed with its includes, and what each name resolved to then (name,
+    /// row id): reused while the names resolve to the same rows (see `includes`).
+    composed: parking_lot::Mutex<Option<ComposedTemplate>>,
 }
+
+/// A composed template and the (name, row id) pairs it was composed with.
+type ComposedTemplate = (Vec<(String, String)>, Prompt);
 
 impl LazyTemplate {
     /// A template compiled already.
@@ -40,6 +46,42 @@ impl LazyTemplate {
         LazyTemplate {
             file_text: None,
             compiled: cell,
+            composed: parking_lot::Mutex::new(None),
+        }
+    }
+
+    /// The composed template kept for exactly these resolutions, if any.
+    pub fn composed_for(&self, key: &[(String, String)]) -> Option<Prompt> {
+        match &*self.composed.lock() {
+            Some((k, p)) if k.as_slice() == key => Some(p.clone()),
+            _ => None,
+        }
+    }
+
+    /// Keeps the template composed for `key` (replacing an older composition).
+    pub fn keep_composed(&self, key: Vec<(String, String)>, prompt: Prompt) {
+        *self.composed.lock() = Some((key, prompt));
+    }
+
+    /// The includes of `record`'s template if its text mentions `needle` at all (templates that
+    /// do not are not compiled for this question).
+    pub fn includes_naming(
+        &self,
+        record: &PromptRecord,
+        engine: &EngineOptions,
+        needle: &str,
+    ) -> Vec<String> {
+        let mentions = match (self.compiled.get(), &self.file_text) {
+            (Some(_), _) => true,
+            (None, Some(text)) => text.contains(needle),
+            (None, None) => record.litellm_params.as_str().contains(needle),
+        };
+        if !mentions {
+            return Vec::new();
+        }
+        match self.get(record, engine) {
+            Ok(p) => p.includes().to_vec(),
+            Err(_) => Vec::new(),
         }
     }
 

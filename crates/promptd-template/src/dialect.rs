@@ -66,6 +66,12 @@ pub struct GenkitInner {
     raw: Map<String, Value>,
     /// The template body.
     content: String,
+    /// The stored prompts `{{> name}}` names (partials not defined inline), in order.
+    includes: Vec<String>,
+    /// Whether the includes are compiled in (see [`Prompt::compose`]).
+    composed: bool,
+    /// The limits it was parsed with (composition parses again with them).
+    limits: promptd_dotprompt::Limits,
 }
 
 /// A Genkit (Dotprompt) prompt. Cheap to clone.
@@ -181,13 +187,42 @@ fn to_chat(m: promptd_dotprompt::Message) -> Result<Message, TemplateError> {
 }
 
 impl GenkitPrompt {
-    /// Parses a Genkit `.prompt` with the engine's limits (output size shared with Jinja).
+    /// Parses a Genkit `.prompt` with the engine's limits (output size shared with Jinja). A
+    /// partial that is not defined inline (`{{> name}}`) names another stored prompt: it is
+    /// recorded in [`Prompt::includes`] and compiled in by [`Prompt::compose`].
     pub fn parse(text: &str, opts: &EngineOptions) -> Result<GenkitPrompt, TemplateError> {
         let limits = promptd_dotprompt::Limits {
             max_output_bytes: opts.limits.max_output_bytes,
             ..promptd_dotprompt::Limits::default()
         };
-        let prompt = promptd_dotprompt::Prompt::parse(text, &limits).map_err(template_error)?;
+        let asked = std::cell::RefCell::new(Vec::<String>::new());
+        let record = |name: &str| {
+            let mut asked = asked.borrow_mut();
+            if !asked.iter().any(|n| n == name) {
+                asked.push(name.to_owned());
+            }
+            Some(String::new())
+        };
+        let prompt = promptd_dotprompt::Prompt::parse_with(
+            text,
+            &promptd_dotprompt::ParseOptions {
+                limits: limits.clone(),
+                partial_resolver: Some(&record),
+                ..promptd_dotprompt::ParseOptions::default()
+            },
+        )
+        .map_err(template_error)?;
+        let mut includes = asked.into_inner();
+        includes.sort();
+        GenkitPrompt::build(prompt, includes, false, limits)
+    }
+
+    fn build(
+        prompt: promptd_dotprompt::Prompt,
+        includes: Vec<String>,
+        composed: bool,
+        limits: promptd_dotprompt::Limits,
+    ) -> Result<GenkitPrompt, TemplateError> {
         let mut optional_params = Map::new();
         for (k, v) in prompt.config() {
             optional_params.insert(openai_param(&k).to_owned(), v);
@@ -210,7 +245,33 @@ impl GenkitPrompt {
             optional_params,
             raw,
             content,
+            includes,
+            composed,
+            limits,
         })))
+    }
+
+    /// The stored prompts this template includes (`{{> name}}`).
+    pub fn includes(&self) -> &[String] {
+        &self.0.includes
+    }
+
+    /// This prompt parsed again with `bodies` (name → included body) as its partials: the
+    /// partial graph is checked again as a whole (no cycle, bounded depth and expansions).
+    pub(crate) fn compose(
+        &self,
+        bodies: std::collections::BTreeMap<String, String>,
+    ) -> Result<GenkitPrompt, TemplateError> {
+        let prompt = promptd_dotprompt::Prompt::parse_with(
+            self.0.prompt.source(),
+            &promptd_dotprompt::ParseOptions {
+                limits: self.0.limits.clone(),
+                partials: bodies,
+                ..promptd_dotprompt::ParseOptions::default()
+            },
+        )
+        .map_err(template_error)?;
+        GenkitPrompt::build(prompt, self.0.includes.clone(), true, self.0.limits.clone())
     }
 
     /// The Dotprompt prompt itself (metadata, JSON Schemas, rendering to parts).
@@ -356,6 +417,9 @@ fn genkit_render(
     vars: &Map<String, Value>,
     check: bool,
 ) -> Result<Vec<Message>, TemplateError> {
+    if !g.0.composed && !g.0.includes.is_empty() {
+        return Err(crate::include::not_composed(&g.0.includes));
+    }
     let data = RenderData {
         input: vars.clone(),
         ..RenderData::default()

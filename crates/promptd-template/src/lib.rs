@@ -13,6 +13,7 @@ pub mod definition;
 mod dialect;
 mod engine;
 mod frontmatter;
+pub mod include;
 mod nesting;
 pub mod placeholders;
 mod roles;
@@ -27,6 +28,7 @@ use serde_json::{Map, Value};
 pub use definition::{Definition, DefinitionError, SUPPORTED_INTEGRATIONS, TemplateSource};
 pub use dialect::{DIALECT_FIELD, Dialect, GenkitPrompt, Prompt};
 pub use frontmatter::split_frontmatter;
+pub use include::{MAX_INCLUDE_DEPTH, MAX_INCLUDES};
 pub use nesting::{MAX_NESTING, MAX_VALUE_DEPTH};
 pub use placeholders::PlaceholderError;
 pub use promptd_dotprompt;
@@ -232,6 +234,14 @@ struct Inner {
     limits: Limits,
     /// Stack a render needs (see `nesting`): it runs on a fresh segment when less is left.
     render_stack: usize,
+    /// How deep values a render builds can nest (see `nesting`), summed over the includes.
+    value_depth: usize,
+    /// The body as compiled (composition compiles it again next to the included bodies).
+    body: String,
+    /// The prompts `{% include "name" %}` names, in order of first appearance.
+    includes: Vec<String>,
+    /// Whether the includes are compiled into `env` (see [`Prompt::compose`]).
+    composed: bool,
 }
 
 /// A parsed and compiled `.prompt` of LiteLLM's Jinja dialect. Cheap to clone, safe to share
@@ -330,6 +340,14 @@ impl JinjaPrompt {
                 message: e.message,
             }
         })?;
+        let includes = include::jinja_includes(&body).map_err(|(offset, message)| {
+            let offset = offset.min(body.len());
+            TemplateError::Syntax {
+                line: body[..offset].matches('\n').count() + body_line,
+                column: column_of(&body, offset),
+                message,
+            }
+        })?;
         let env =
             on_enough_stack(PARSE_STACK, || engine::build(body.clone(), opts)).map_err(|e| {
                 let (line, column) = match (e.line(), e.range()) {
@@ -357,6 +375,75 @@ impl JinjaPrompt {
             escape_html: opts.escape_html,
             limits: opts.limits.clone(),
             render_stack: render_stack(shape.value_depth, opts.limits.recursion),
+            value_depth: shape.value_depth,
+            body,
+            includes,
+            composed: false,
+        })))
+    }
+
+    /// The prompts this template includes (`{% include "name" %}`), as written, in order.
+    pub fn includes(&self) -> &[String] {
+        &self.0.includes
+    }
+
+    /// This prompt compiled together with the bodies of the prompts it includes, directly or
+    /// through others (`parts`: the name as written → that prompt), in one sandbox: the
+    /// included text runs under the same fuel, output, allocation and recursion limits.
+    pub(crate) fn compose(
+        &self,
+        parts: &[(String, &JinjaPrompt)],
+    ) -> Result<JinjaPrompt, TemplateError> {
+        let inner = &self.0;
+        let opts = EngineOptions {
+            limits: inner.limits.clone(),
+            escape_html: inner.escape_html,
+        };
+        let mut value_depth = inner.value_depth;
+        for (_, p) in parts {
+            value_depth = value_depth.saturating_add(p.0.value_depth);
+        }
+        if value_depth > MAX_VALUE_DEPTH {
+            return Err(TemplateError::Syntax {
+                line: inner.body_line,
+                column: 1,
+                message: format!(
+                    "with its includes the template could build values nested about {value_depth} levels deep (more than {MAX_VALUE_DEPTH}); include fewer or smaller prompts"
+                ),
+            });
+        }
+        let env = on_enough_stack(PARSE_STACK, || {
+            let mut env = engine::build(inner.body.clone(), &opts)?;
+            for (name, p) in parts {
+                env.add_template_owned(name.clone(), p.0.content.clone())?;
+            }
+            Ok::<_, minijinja::Error>(env)
+        })
+        .map_err(|e| TemplateError::Syntax {
+            line: e.line().unwrap_or(1),
+            column: 1,
+            message: format!(
+                "an included prompt does not compile: {}",
+                e.detail()
+                    .map_or_else(|| e.kind().to_string(), str::to_owned)
+            ),
+        })?;
+        Ok(JinjaPrompt(Arc::new(Inner {
+            env,
+            metadata: inner.metadata.clone(),
+            optional_params: inner.optional_params.clone(),
+            model: inner.model.clone(),
+            schema: inner.schema.clone(),
+            content: inner.content.clone(),
+            body_line: inner.body_line,
+            content_line: inner.content_line,
+            escape_html: inner.escape_html,
+            limits: inner.limits.clone(),
+            render_stack: render_stack(value_depth, inner.limits.recursion),
+            value_depth,
+            body: inner.body.clone(),
+            includes: inner.includes.clone(),
+            composed: true,
         })))
     }
 
@@ -399,6 +486,9 @@ impl JinjaPrompt {
         vars: &Map<String, Value>,
     ) -> Result<Vec<Message>, TemplateError> {
         let inner = &self.0;
+        if !inner.composed && !inner.includes.is_empty() {
+            return Err(include::not_composed(&inner.includes));
+        }
         // Values and errors (which may hold values) are dropped inside, on the sized stack.
         let (text, spans) = on_enough_stack(inner.render_stack, || {
             let tmpl = inner
@@ -424,6 +514,11 @@ impl JinjaPrompt {
     /// rule and why it is sound are in [`placeholders`].
     pub fn placeholder_messages(&self) -> Result<Vec<Message>, PlaceholderError> {
         let inner = &self.0;
+        if let Some(first) = inner.includes.first() {
+            return Err(PlaceholderError::Includes {
+                name: first.clone(),
+            });
+        }
         let globals: std::collections::HashSet<String> = inner
             .env
             .globals()

@@ -90,6 +90,12 @@ pub enum PlaceholderError {
         "this prompt is written in the '{dialect}' dialect, whose messages are built by helpers (roles, media, sections, partials) that plain substitution cannot express"
     )]
     Dialect { dialect: String },
+    /// The template includes another prompt, whose text a client substituting variables
+    /// cannot see.
+    #[error(
+        "the template includes the prompt '{name}' ({{% include %}}), whose text plain substitution cannot reach; render it with POST /prompts/{{id}}/render instead"
+    )]
+    Includes { name: String },
     /// Rendering failed for a reason of its own (a runtime error or a limit).
     #[error(transparent)]
     Render(#[from] TemplateError),
@@ -103,7 +109,9 @@ impl PlaceholderError {
             | PlaceholderError::LiteralPlaceholder { variable, .. }
             | PlaceholderError::EscapedValues { variable }
             | PlaceholderError::Unstable { variable } => Some(variable),
-            PlaceholderError::Render(_) | PlaceholderError::Dialect { .. } => None,
+            PlaceholderError::Render(_)
+            | PlaceholderError::Dialect { .. }
+            | PlaceholderError::Includes { .. } => None,
         }
     }
 }

@@ -247,7 +247,7 @@ pub async fn chat_completions(
     let env = Environment::parse_opt(call.environment.as_deref())
         .map_err(|e| ApiError::bad_request(format!("prompt_environment: {e}")))?;
     caller.reader_of(&r)?;
-    let (entry, template) = super::prompts::resolve_template(&state, &r, env.as_ref())?;
+    let (entry, template, _includes) = super::prompts::resolve_composed(&state, &r, env.as_ref())?;
     let rendered = template
         .render(&call.variables)
         .map_err(|e| ApiError::bad_request(format!("Error compiling prompt '{}': {e}", r.base)))?;

@@ -2,6 +2,7 @@
 //! feature, and property tests.
 
 mod bounds;
+mod composition;
 mod fixtures;
 mod frontmatter;
 mod json_forms;

@@ -69,7 +69,8 @@ async fn a_genkit_prompt_renders_with_defaults_config_and_its_output_schema() {
         json!({"prompt_id": "hello", "version": 1, "environment": "development", "model": "echo-gpt",
                "messages": [{"role": "system", "content": "You greet people.\n"},
                             {"role": "user", "content": "Say hello to Ada (36)."}],
-               "optional_params": {"temperature": 0.4, "max_tokens": 200, "response_format": format}})
+               "optional_params": {"temperature": 0.4, "max_tokens": 200, "response_format": format},
+               "includes": []})
     );
 }
 

@@ -6,6 +6,7 @@ mod common;
 pub mod architecture;
 mod auth;
 mod cli_remote;
+mod composition;
 mod config_prompts;
 mod connections;
 mod diff;

@@ -21,7 +21,7 @@ async fn render_returns_model_messages_and_parameters_without_calling_a_model() 
         out,
         json!({"prompt_id": "greeting", "version": 1, "environment": "development", "model": "gpt-4o",
                "messages": [{"role": "system", "content": "You are friendly."}, {"role": "user", "content": "Say hello to Ada."}],
-               "optional_params": {"temperature": 0.7}})
+               "optional_params": {"temperature": 0.7}, "includes": []})
     );
 }
 

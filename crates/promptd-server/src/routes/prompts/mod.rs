@@ -20,7 +20,7 @@ pub use release::{promote, rollback};
 pub use render::render;
 pub use write::{create, delete, patch, update};
 
-pub(crate) use render::resolve_template;
+pub(crate) use render::{resolve_composed, resolve_template};
 
 use promptd_core::{Environment, PromptRef};
 use serde::Deserialize;

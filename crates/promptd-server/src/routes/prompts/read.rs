@@ -154,23 +154,31 @@ pub async fn info(
             .ok_or_else(|| not_found(&r, env.as_ref()))?;
         (entry, idx.environments(&r.base))
     };
-    let raw_template = entry
+    let compiled = entry
         .template
         .get(&entry.record, &state.settings.engine)
         .as_ref()
-        .ok()
-        .map(|t| {
-            json!({
-                "litellm_prompt_id": entry.record.prompt_id.as_str(),
-                "content": t.content(),
-                "metadata": Value::Object(wire::redact(t.metadata())),
-            })
-        });
-    let body = json!({
+        .ok();
+    let raw_template = compiled.map(|t| {
+        json!({
+            "litellm_prompt_id": entry.record.prompt_id.as_str(),
+            "content": t.content(),
+            "metadata": Value::Object(wire::redact(t.metadata())),
+        })
+    });
+    let mut body = json!({
         "prompt_spec": spec_of(&entry),
         "raw_prompt_template": raw_template,
         "environments": environments,
     });
+    // A promptd key after LiteLLM's, present only for a prompt that includes others
+    // (docs/compatibility.md).
+    if let Some(t) = compiled.filter(|t| !t.includes().is_empty())
+        && let Value::Object(m) = &mut body
+    {
+        let deps = crate::includes::dependencies_json(&state.index.read(), &entry, t);
+        m.insert("dependencies".into(), deps);
+    }
     let answer = Tagged {
         body: to_bytes(&body)?,
         etag: header_value(&entry.record.etag())?,

@@ -59,6 +59,43 @@ pub(crate) fn resolve_template(
     Ok((entry, template))
 }
 
+/// Like [`resolve_template`], with the template composed with the prompts it includes,
+/// resolved from the in-memory index (no database read), and the versions they resolved to.
+/// An include that resolves to nothing (deleted with `?force=true`) or closes a cycle is 422.
+pub(crate) fn resolve_composed(
+    state: &AppState,
+    r: &PromptRef,
+    env: Option<&Environment>,
+) -> ApiResult<(
+    Arc<PromptEntry>,
+    promptd_template::Prompt,
+    Vec<crate::includes::IncludeUse>,
+)> {
+    let (entry, template) = resolve_template(state, r, env)?;
+    if template.includes().is_empty() {
+        return Ok((entry, template, Vec::new()));
+    }
+    let root = crate::includes::Root {
+        prompt_id: &entry.record.prompt_id,
+        environment: &entry.record.environment,
+        version: Some(entry.record.version),
+        template: &template,
+    };
+    let (composed, uses) = crate::includes::compose(
+        &state.index.read(),
+        &state.settings.engine,
+        &root,
+        Some(&entry.template),
+    )
+    .map_err(|e| {
+        ApiError::Unusable(format!(
+            "Prompt {} version {} cannot be rendered: {e}",
+            r.base, entry.record.version
+        ))
+    })?;
+    Ok((entry, composed, uses))
+}
+
 /// `POST /prompts/{id}/render`: a version in the path (`name.v2`) and one in the body must agree.
 pub async fn render(
     State(state): State<AppState>,
@@ -77,7 +114,7 @@ pub async fn render(
         r.version = Some(n);
     }
     caller.reader_of(&r)?;
-    let (entry, template) = resolve_template(&state, &r, env.as_ref())?;
+    let (entry, template, uses) = resolve_composed(&state, &r, env.as_ref())?;
     let messages = template
         .render(&req.prompt_variables)
         .map_err(|e| ApiError::bad_request(format!("Error rendering prompt '{}': {e}", r.base)))?;
@@ -88,5 +125,6 @@ pub async fn render(
         "model": template.model(),
         "messages": messages,
         "optional_params": Value::Object(template.optional_params().clone()),
+        "includes": crate::includes::uses_json(&uses),
     })))
 }

@@ -102,6 +102,65 @@ fn validate_template(
     })
 }
 
+/// Checks a template's includes against the index as the version being saved would see them:
+/// every name resolves in `env`, no cycle (also one closed through this prompt's new version),
+/// no chain deeper than the limit, and the whole composition compiles.
+fn check_includes(
+    state: &AppState,
+    id: &PromptId,
+    env: &Environment,
+    template: &promptd_template::Prompt,
+) -> ApiResult<()> {
+    if template.includes().is_empty() {
+        return Ok(());
+    }
+    let root = crate::includes::Root {
+        prompt_id: id,
+        environment: env,
+        version: None,
+        template,
+    };
+    crate::includes::compose(&state.index.read(), &state.settings.engine, &root, None)
+        .map(|_| ())
+        .map_err(|e| ApiError::bad_request(format!("Invalid prompt template: {e}")))
+}
+
+/// 409 when other prompts include what a delete removes, unless the caller forces it.
+fn refuse_included(
+    state: &AppState,
+    r: &PromptRef,
+    env: Option<&Environment>,
+    force: bool,
+) -> ApiResult<()> {
+    if force {
+        return Ok(());
+    }
+    let deps = crate::includes::dependents(
+        &state.index.read(),
+        &state.settings.engine,
+        &r.base,
+        env,
+        r.version,
+    );
+    if deps.is_empty() {
+        return Ok(());
+    }
+    let what = match (r.version, env) {
+        (Some(v), Some(e)) => format!("version {v} of prompt {} in {e}", r.base),
+        (None, Some(e)) => format!("prompt {} in {e}", r.base),
+        _ => format!("prompt {}", r.base),
+    };
+    Err(ApiError::Conflict(format!(
+        "Cannot delete {what}: it is included by {} ({}). Remove those includes first, or add ?force=true to delete it anyway (their renders then fail until the include resolves again).",
+        if deps.len() == 1 {
+            "another prompt"
+        } else {
+            "other prompts"
+        },
+        deps.join(", ")
+    )))
+}
+
 fn refuse_config_type(info: &Map<String, Value>) -> ApiResult<()> {
     if info.get("prompt_type").and_then(Value::as_str) == Some("config") {
         return Err(ApiError::bad_request(
@@ -163,6 +222,7 @@ async fn store_version(
 ) -> ApiResult<Json<Value>> {
     let st = state.clone();
     let (id, environment) = (writer.prompt().clone(), env.clone());
+    let saving = id.clone();
     let entry = state
         .append_derived(writer, &env, base, meta, move |base_rec| {
             if base_required && base_rec.is_none() {
@@ -184,6 +244,7 @@ async fn store_version(
                 .info
                 .unwrap_or_else(|| from_base(|b| b.prompt_info.to_map()));
             let template = validate_template(&st, &params)?;
+            check_includes(&st, &saving, &environment, &template)?;
             info.insert("environment".into(), environment.as_str().into());
             let previous = base_rec
                 .map(|b| b.litellm_params.to_map())
@@ -374,6 +435,9 @@ pub struct DeleteQuery {
     /// Destroy for good (live and trashed versions) instead of moving to the trash.
     #[serde(default)]
     pub purge: bool,
+    /// Delete even when other prompts include it (otherwise 409 naming them).
+    #[serde(default)]
+    pub force: bool,
 }
 
 /// `DELETE /prompts/{id}[.vN]?environment=`: one version, one environment, or everything,
@@ -391,7 +455,7 @@ pub async fn delete(
         .map_err(|_| ApiError::not_found(format!("Prompt with ID {raw} not found")))?;
     let env = env_param("query parameter environment", q.environment.as_deref())?;
     if q.purge {
-        return purge(&state, &admin, &r, env, conds).await;
+        return purge(&state, &admin, &r, env, q.force, conds).await;
     }
     // Deleting every environment needs the right to write each of them.
     let touched: Vec<Environment> = match &env {
@@ -402,6 +466,7 @@ pub async fn delete(
     };
     let writer = admin.writer_of(&r.base, &touched)?;
     let target = delete_target(&state, &r, env.as_ref())?;
+    refuse_included(&state, &r, target.as_ref(), q.force)?;
     let sel = Selection {
         prompt_id: r.base.clone(),
         environment: target.clone(),
@@ -435,11 +500,13 @@ async fn purge(
     admin: &promptd_core::PromptAdmin<'_>,
     r: &PromptRef,
     env: Option<Environment>,
+    force: bool,
     conds: Conditions,
 ) -> ApiResult<Json<Value>> {
     if state.index.read().is_config(&r.base) {
         return Err(ApiError::bad_request("Cannot delete config prompts."));
     }
+    refuse_included(state, r, env.as_ref(), force)?;
     if r.version.is_some() && env.is_none() {
         return Err(ApiError::bad_request(format!(
             "Purging one version needs its environment: DELETE /prompts/{r}?environment=<env>&purge=true."
