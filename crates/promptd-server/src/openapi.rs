@@ -381,8 +381,8 @@ fn operations() -> Vec<(&'static str, &'static str, &'static str, Value)> {
         ("GET", "/prompts/{prompt_id}/history", "prompt_history",
             Op::new("ledger", "Every change of a prompt, newest first", ok_json("One page of events; `next_cursor` (null on the last page) asks for the next.", r("PromptHistory")))
                 .describe("Create, update, patch, promote, rollback, delete, restore, purge and import events with actor (a key's alias or abbreviation, or `master key`), time, environment, version, source, message and content hash. Any key that may read the prompt.")
-                .params(vec![prompt_id_param("The prompt id."),
-                    json!({"name": "cursor", "in": "query", "required": false, "description": "The `next_cursor` of the previous page.", "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"}}),
+                .params(vec![prompt_id_param("The prompt id; a version suffix is ignored."),
+                    json!({"name": "cursor", "in": "query", "required": false, "description": "The `next_cursor` of the previous page.", "schema": {"type": "string", "pattern": "^[0-9]{0,18}$"}}),
                     int_query("limit", 1, u64::from(crate::routes::prompts::MAX_HISTORY_LIMIT), "Events per page (default 100).")])
                 .errors(&[400, 403, 404, 422])),
         ("POST", "/prompts/{prompt_id}/restore", "restore_prompt",
@@ -400,7 +400,7 @@ fn operations() -> Vec<(&'static str, &'static str, &'static str, Value)> {
             Op::new("ledger", "Every change of every prompt, oldest first (audit export)", ok_json("Events after `after`; pass `next_cursor` back to continue. The cursor is the same on every instance sharing the database.", r("AllHistory")))
                 .describe("Needs a `proxy_admin` or `proxy_admin_viewer` key; an allow-listed key sees events of its prompts only.")
                 .params(vec![
-                    json!({"name": "after", "in": "query", "required": false, "description": "A `next_cursor` or event `cursor`: only later events.", "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"}}),
+                    json!({"name": "after", "in": "query", "required": false, "description": "A `next_cursor` or event `cursor`: only later events (empty or absent: from the beginning).", "schema": {"type": "string", "pattern": "^[0-9]{0,18}$"}}),
                     int_query("limit", 1, u64::from(crate::routes::prompts::MAX_HISTORY_LIMIT), "Events per answer (default 100).")])
                 .errors(&[400, 403, 422])),
         ("POST", "/chat/completions", "chat_completions", chat()),

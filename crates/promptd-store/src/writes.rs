@@ -102,16 +102,6 @@ async fn append_group(
     };
     let mut accepted: Vec<(usize, PromptRecord)> = Vec::new();
     for (pos, item) in items {
-        if let Some(header) = &item.if_match {
-            let current = latest.as_ref().map(PromptRecord::etag);
-            if !if_match_allows(header, current.as_deref()) {
-                results[pos] = Some(Err(StoreError::Rejected(Box::new(PreconditionFailed {
-                    environment: environment.clone(),
-                    current,
-                }))));
-                continue;
-            }
-        }
         let base = match item.base {
             None => None,
             Some(None) => latest.clone(),
@@ -137,6 +127,18 @@ async fn append_group(
                 continue;
             }
         };
+        // The precondition is checked after the request itself was found valid (a malformed
+        // write is refused as such, whatever its If-Match), still before anything is written.
+        if let Some(header) = &item.if_match {
+            let current = latest.as_ref().map(PromptRecord::etag);
+            if !if_match_allows(header, current.as_deref()) {
+                results[pos] = Some(Err(StoreError::Rejected(Box::new(PreconditionFailed {
+                    environment: environment.clone(),
+                    current,
+                }))));
+                continue;
+            }
+        }
         if new.prompt_id != *prompt_id || new.environment != *environment {
             return Err(StoreError::internal(
                 format!(

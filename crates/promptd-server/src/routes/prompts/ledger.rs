@@ -36,7 +36,11 @@ pub struct HistoryQuery {
 fn cursor(name: &str, raw: Option<&str>) -> ApiResult<Option<i64>> {
     match raw {
         None | Some("") => Ok(None),
-        Some(s) => s.parse::<i64>().ok().filter(|n| *n >= 0).map(Some).ok_or_else(|| {
+        Some(s) => (s.len() <= 18 && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse::<i64>().ok())
+            .flatten()
+            .map(Some)
+            .ok_or_else(|| {
             ApiError::bad_request(format!(
                 "query parameter {name}: '{s}' is not a cursor; pass back the next_cursor of an earlier answer, or leave it out to start at the beginning."
             ))
@@ -83,13 +87,11 @@ pub async fn history(
     PromptIdPath(raw): PromptIdPath,
     QueryParams(q): QueryParams<HistoryQuery>,
 ) -> ApiResult<Json<Value>> {
-    let r = path_ref(&raw)?;
-    if r.version.is_some() {
-        return Err(ApiError::bad_request(format!(
-            "History belongs to a whole prompt: ask for GET /prompts/{}/history.",
-            r.base
-        )));
-    }
+    // History belongs to the whole prompt: a version suffix is ignored, as in /versions.
+    let r = PromptRef {
+        base: path_ref(&raw)?.base,
+        version: None,
+    };
     caller.reader_of(&r)?;
     let limit = limit(q.limit.as_deref())?;
     let events = state
@@ -166,7 +168,7 @@ pub async fn trash(
 ) -> ApiResult<Json<Value>> {
     let auditor = caller.auditor()?;
     let only = match q.prompt_id.as_deref() {
-        None | Some("") => None,
+        None => None,
         Some(raw) => Some(
             PromptRef::parse(raw)
                 .map_err(|e| ApiError::bad_request(format!("query parameter prompt_id: {e}")))?
