@@ -50,10 +50,10 @@ fn cursor(name: &str, raw: Option<&str>) -> ApiResult<Option<i64>> {
 
 fn limit(raw: Option<&str>) -> ApiResult<u32> {
     match raw {
-        None | Some("") => Ok(DEFAULT_HISTORY_LIMIT),
-        Some(s) => s
-            .parse::<u32>()
-            .ok()
+        None => Ok(DEFAULT_HISTORY_LIMIT),
+        Some(s) => (!s.is_empty() && s.len() <= 4 && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse::<u32>().ok())
+            .flatten()
             .filter(|n| (1..=MAX_HISTORY_LIMIT).contains(n))
             .ok_or_else(|| {
                 ApiError::bad_request(format!(
