@@ -1,8 +1,10 @@
 //! `/prompts`: LiteLLM's prompt-management endpoints. Reads (`read.rs`) are served from the
 //! in-memory index; writes (`write.rs`) go through one read-modify-write path; `render.rs`
 //! renders a stored prompt without calling a model; `diff.rs` compares two versions;
-//! `release.rs` promotes and rolls back; `ledger.rs` serves history, trash and restore.
+//! `release.rs` promotes and rolls back; `ledger.rs` serves history, trash and restore;
+//! `batch.rs` writes many prompts at once, all or nothing.
 
+mod batch;
 mod diff;
 mod ledger;
 mod read;
@@ -10,6 +12,7 @@ mod release;
 mod render;
 mod write;
 
+pub use batch::{BATCH_PATH, batch};
 pub use diff::diff;
 pub use ledger::{MAX_HISTORY_LIMIT, all_history, history, restore, trash};
 pub use read::{MAX_PAGE_SIZE, info, list, versions};
