@@ -10,6 +10,7 @@ mod config_prompts;
 mod connections;
 mod diff;
 mod errors;
+mod gitops;
 mod import;
 mod key_reach;
 mod keys;
