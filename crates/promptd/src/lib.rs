@@ -196,6 +196,10 @@ impl ServeConfig {
         {
             settings.max_body_bytes = usize::try_from(n).context("max_body_bytes is too large")?;
         }
+        if let Some(n) = setting_u64(&file, "max_batch_body_bytes")? {
+            settings.max_batch_body_bytes =
+                usize::try_from(n).context("max_batch_body_bytes is too large")?;
+        }
         if let Some(v) = file.settings.get("escape_html") {
             settings.engine.escape_html = v
                 .as_bool()
