@@ -562,6 +562,7 @@ impl App {
         if !shown.is_empty() {
             self.show_appended(shown);
         }
+        trashed.sort_by(|a, b| a.as_str().cmp(b.as_str()));
         trashed.dedup();
         for id in trashed {
             // Committed already: a failed re-read is healed by the next change or resync.

@@ -567,7 +567,7 @@ async fn promptd_copy_moves_sqlite_to_postgresql_and_the_new_server_answers_the_
 }
 
 /// A backup of `n` versions, built directly (fast), for restore tests.
-fn big_backup(dir: &Path, n: usize) -> std::path::PathBuf {
+fn big_backup(dir: &Path, name: &str, n: usize) -> std::path::PathBuf {
     use promptd_store::backup::*;
     let versions: Vec<VersionRow> = (0..n)
         .map(|i| VersionRow {
@@ -613,7 +613,7 @@ fn big_backup(dir: &Path, n: usize) -> std::path::PathBuf {
         last_seq: 0,
         keys: Vec::new(),
     };
-    let file = dir.join("big.jsonl.gz");
+    let file = dir.join(format!("{name}.jsonl.gz"));
     write_backup(&snap, &file).unwrap();
     file
 }
@@ -638,52 +638,65 @@ both_backends!(
 
 async fn a_restore_killed_at_any_moment_leaves_the_target_empty_or_complete(pg: Option<&PgDb>) {
     const N: usize = 30_000;
+    const M: usize = 29_000;
     let work = tempfile::tempdir().unwrap();
-    let file = big_backup(work.path(), N);
+    let big = big_backup(work.path(), "big", N);
+    let other = big_backup(work.path(), "other", M);
     let url = match pg {
         Some(p) => p.url.clone(),
         None => format!("sqlite://{}", work.path().join("t.db").display()),
     };
-    let mut outcomes = Vec::new();
-    for delay_ms in [30u64, 120, 400] {
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_promptd"))
-            .args([
-                "restore",
-                &file.display().to_string(),
-                "--database-url",
-                &url,
-                "--force",
-            ])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        tokio::time::sleep(std::time::Duration::from_millis(delay_ms)).await;
+    let restore = |file: &Path, force: bool| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_promptd"));
+        c.args([
+            "restore",
+            &file.display().to_string(),
+            "--database-url",
+            &url,
+        ]);
+        if force {
+            c.arg("--force");
+        }
+        c.stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        c
+    };
+    // How long a whole restore takes here, to kill the next ones part of the way through.
+    let t0 = std::time::Instant::now();
+    assert!(restore(&other, false).status().unwrap().success());
+    let full = t0.elapsed();
+    assert_eq!(count_versions(&url).await, M as i64);
+    // Killed while replacing everything (--force): the old content, or the new, never a mix.
+    for fraction in [0.3, 0.6, 0.9] {
+        let mut child = restore(&big, true).spawn().unwrap();
+        tokio::time::sleep(full.mul_f64(fraction)).await;
         let _ = child.kill(); // SIGKILL
         let _ = child.wait();
         let n = count_versions(&url).await;
         assert!(
-            n == 0 || n == N as i64,
-            "after a kill at {delay_ms} ms: {n} versions"
+            n == M as i64 || n == N as i64,
+            "after a kill at {fraction} of a restore: {n} versions"
         );
-        outcomes.push(n);
         if n == N as i64 {
             break;
         }
     }
-    assert!(
-        outcomes.contains(&0),
-        "at least one kill hit a restore in flight: {outcomes:?}"
-    );
+    // Killed while restoring into an empty database: empty or complete.
+    if let Some(pg) = pg {
+        pg.exec("DELETE FROM prompt_versions; DELETE FROM prompt_counters")
+            .await;
+    } else {
+        for f in ["t.db", "t.db-wal", "t.db-shm"] {
+            let _ = std::fs::remove_file(work.path().join(f));
+        }
+    }
+    let mut child = restore(&big, false).spawn().unwrap();
+    tokio::time::sleep(full.mul_f64(0.6)).await;
+    let _ = child.kill();
+    let _ = child.wait();
+    let n = count_versions(&url).await;
+    assert!(n == 0 || n == N as i64, "after a kill: {n} versions");
     // Afterwards a restore completes (the target is empty, or --force replaces it).
-    let (code, out, err) = run(vec![
-        "restore".into(),
-        file.display().to_string(),
-        "--database-url".into(),
-        url.clone(),
-        "--force".into(),
-    ])
-    .await;
-    assert_eq!(code, 0, "{out}{err}");
+    assert!(restore(&big, true).status().unwrap().success());
     assert_eq!(count_versions(&url).await, N as i64);
 }

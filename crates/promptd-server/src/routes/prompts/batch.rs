@@ -102,6 +102,8 @@ impl FromBody for ItemBody {
 
 /// A validated item, ready to plan and write.
 struct Item {
+    /// Its index in the request.
+    index: usize,
     id: PromptId,
     env: Environment,
     params: Map<String, Value>,
@@ -163,13 +165,14 @@ fn refused(errors: Vec<Value>, total: usize) -> ApiError {
     }
 }
 
-/// Validates one item (everything a single POST would check).
+/// Validates one item (everything a single POST would check but the template, which is compiled
+/// only when the item changes something: an unchanged item's template is the stored one).
 fn validate(
     state: &AppState,
     admin: &PromptAdmin<'_>,
     raw: &Value,
     batch_message: Option<&String>,
-) -> ApiResult<(Item, Prompt)> {
+) -> ApiResult<Item> {
     let b: ItemBody = parse_body(raw)?;
     let id = PromptId::parse_new(&b.prompt_id).map_err(|e| ApiError::bad_request(e.0))?;
     let mut info = b.prompt_info;
@@ -197,27 +200,24 @@ fn validate(
             "Prompt {id} is defined in the config file and cannot be changed through the API. Edit the config file, or remove it from the batch."
         )));
     }
-    let template = validate_template(state, &b.litellm_params)?;
     info.insert("environment".into(), env.as_str().into());
     let fallback = state
         .index
         .read()
         .resolve(&id, None, None)
         .map(|e| e.record.litellm_params.to_map());
-    Ok((
-        Item {
-            id,
-            env,
-            params: b.litellm_params,
-            info,
-            message: b.message.or_else(|| batch_message.cloned()),
-            if_match: b.if_match,
-            author: writer.author().map(str::to_owned),
-            actor: writer.actor().to_owned(),
-            fallback,
-        },
-        template,
-    ))
+    Ok(Item {
+        index: 0,
+        id,
+        env,
+        params: b.litellm_params,
+        info,
+        message: b.message.or_else(|| batch_message.cloned()),
+        if_match: b.if_match,
+        author: writer.author().map(str::to_owned),
+        actor: writer.actor().to_owned(),
+        fallback,
+    })
 }
 
 /// The content an item stores on top of `base` (secrets sent back redacted restored).
@@ -282,13 +282,13 @@ pub async fn batch(
 
     // 1. Validate every item; collect every problem.
     let mut items = Vec::with_capacity(b.items.len());
-    let mut templates = Vec::with_capacity(b.items.len());
     let mut errors = Vec::new();
     let mut seen: HashMap<(PromptId, Environment), usize> = HashMap::new();
     for (i, raw) in b.items.iter().enumerate() {
         let name = raw.get("prompt_id").and_then(Value::as_str).unwrap_or("");
         match validate(&state, &admin, raw, b.message.as_ref()) {
-            Ok((item, template)) => {
+            Ok(mut item) => {
+                item.index = i;
                 if let Some(first) = seen.insert((item.id.clone(), item.env.clone()), i) {
                     let e = ApiError::bad_request(format!(
                         "item {i} writes {} in {} again (item {first} does already); send one item per prompt and environment",
@@ -297,7 +297,6 @@ pub async fn batch(
                     errors.push(refusal(Some(i), name, &e));
                 }
                 items.push(item);
-                templates.push(Some(template));
             }
             Err(e) => errors.push(refusal(Some(i), name, &e)),
         }
@@ -321,15 +320,12 @@ pub async fn batch(
             envs
         }
     };
-    if !errors.is_empty() {
-        return Err(refused(errors, b.items.len()));
-    }
 
     // 2. The plan, from memory.
     let mut plan: Vec<Planned> = Vec::with_capacity(items.len());
     {
         let idx = state.index.read();
-        for (i, it) in items.iter().enumerate() {
+        for it in &items {
             let current = idx
                 .resolve(&it.id, Some(&it.env), None)
                 .map(|e| e.record.clone());
@@ -354,7 +350,7 @@ pub async fn batch(
                 ),
             };
             plan.push(Planned {
-                index: Some(i),
+                index: Some(it.index),
                 prompt_id: it.id.clone(),
                 environment: it.env.clone(),
                 action,
@@ -391,11 +387,31 @@ pub async fn batch(
             }
         }
     }
+    // 3. Compile the templates of the items that change something (every one, so every broken
+    // template is reported).
+    let mut templates: Vec<Option<Prompt>> = Vec::with_capacity(items.len());
+    for (i, it) in items.iter().enumerate() {
+        if plan[i].action == "unchanged" {
+            templates.push(None);
+            continue;
+        }
+        match validate_template(&state, &it.params) {
+            Ok(t) => templates.push(Some(t)),
+            Err(e) => {
+                errors.push(refusal(Some(it.index), it.id.as_str(), &e));
+                templates.push(None);
+            }
+        }
+    }
+    if !errors.is_empty() {
+        errors.sort_by_key(|e| e["index"].as_u64().unwrap_or(u64::MAX));
+        return Err(refused(errors, b.items.len()));
+    }
     if b.dry_run {
         return Ok(Json(answer(true, &plan)));
     }
 
-    // 3. Apply: one transaction, all or nothing.
+    // 4. Apply: one transaction, all or nothing.
     let n_items = items.len();
     let mut ops: Vec<BatchOp> = Vec::with_capacity(plan.len());
     for it in items {
@@ -471,6 +487,7 @@ fn refusal_error(e: BoxError) -> ApiError {
 
 fn append_op(it: Item) -> BatchOp {
     let Item {
+        index: _,
         id,
         env,
         params,
