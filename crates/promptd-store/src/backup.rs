@@ -22,8 +22,8 @@ use futures_util::TryStreamExt;
 use promptd_core::StoreError;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use sqlx::any::{AnyArguments, AnyRow};
-use sqlx::{Any, AnyConnection, AssertSqlSafe, Row};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, AssertSqlSafe, Row};
 
 use crate::backend::Backend;
 use crate::migrate::SchemaStatus;
@@ -350,82 +350,45 @@ impl SqlStore {
                 sqlx::query(sql).execute(&mut *tx).await.map_err(map_err)?;
             }
         }
+        let backend = self.backend();
+        if backend == Backend::Sqlite {
+            // Keep the transaction's pages in memory (256 MiB at most) instead of spilling them
+            // to the WAL again and again while the indexes grow.
+            sqlx::query(q::SQLITE_BIG_CACHE)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+        }
         insert_rows(
             &mut tx,
+            backend,
             "prompt_versions",
             q::RESTORE_VERSION_COLS,
-            16,
             &snap.versions,
-            |qy, r| {
-                qy.bind(r.id.clone())
-                    .bind(r.prompt_id.clone())
-                    .bind(r.version)
-                    .bind(r.environment.clone())
-                    .bind(r.created_by.clone())
-                    .bind(r.litellm_params.clone())
-                    .bind(r.prompt_info.clone())
-                    .bind(r.created_at)
-                    .bind(r.updated_at)
-                    .bind(r.origin.clone())
-                    .bind(r.origin_source.clone())
-                    .bind(r.message.clone())
-                    .bind(r.actor.clone())
-                    .bind(r.content_sha256.clone())
-                    .bind(r.deleted_at)
-                    .bind(r.deleted_by.clone())
-            },
         )
         .await?;
         insert_rows(
             &mut tx,
+            backend,
             "prompt_events",
             q::RESTORE_EVENT_COLS,
-            10,
             &snap.events,
-            |qy, r| {
-                qy.bind(r.seq)
-                    .bind(r.prompt_id.clone())
-                    .bind(r.environment.clone())
-                    .bind(r.version)
-                    .bind(r.kind.clone())
-                    .bind(r.source.clone())
-                    .bind(r.message.clone())
-                    .bind(r.actor.clone())
-                    .bind(r.content_sha256.clone())
-                    .bind(r.created_at)
-            },
         )
         .await?;
         insert_rows(
             &mut tx,
+            backend,
             "prompt_counters",
             q::RESTORE_COUNTER_COLS,
-            3,
             &snap.counters,
-            |qy, r| {
-                qy.bind(r.prompt_id.clone())
-                    .bind(r.environment.clone())
-                    .bind(r.last_version)
-            },
         )
         .await?;
         insert_rows(
             &mut tx,
+            backend,
             "api_keys",
             q::RESTORE_KEY_COLS,
-            9,
             &snap.keys,
-            |qy, r| {
-                qy.bind(r.token.clone())
-                    .bind(r.key_name.clone())
-                    .bind(r.key_alias.clone())
-                    .bind(r.user_id.clone())
-                    .bind(r.user_role.clone())
-                    .bind(r.metadata.clone())
-                    .bind(r.expires_at)
-                    .bind(r.created_at)
-                    .bind(r.created_by.clone())
-            },
         )
         .await?;
         sqlx::query(q::SET_LEDGER)
@@ -438,40 +401,44 @@ impl SqlStore {
     }
 }
 
-type AnyQuery<'q> = sqlx::query::Query<'q, Any, AnyArguments>;
+/// Rows per INSERT statement. Each statement carries its rows as ONE JSON parameter that the
+/// database unpacks (`json_populate_recordset` on PostgreSQL, `json_each` on SQLite): thousands of
+/// bound parameters per statement are slow in the driver, one row per statement is slow on the
+/// network.
+const ROWS_PER_INSERT: usize = 2000;
 
-/// Rows per INSERT statement (PostgreSQL accepts at most 65,535 parameters per statement).
-const ROWS_PER_INSERT: usize = 500;
-
-async fn insert_rows<T>(
+/// Inserts `rows` (serialised with the column names as keys) into `table`.
+async fn insert_rows<T: Serialize>(
     tx: &mut AnyConnection,
+    backend: Backend,
     table: &str,
     cols: &str,
-    ncols: usize,
     rows: &[T],
-    bind: for<'q> fn(AnyQuery<'q>, &T) -> AnyQuery<'q>,
 ) -> Result<(), StoreError> {
+    let sql = match backend {
+        Backend::Postgres => format!(
+            "INSERT INTO {table} ({cols}) SELECT {cols} FROM json_populate_recordset(NULL::{table}, $1::json)"
+        ),
+        Backend::Sqlite => {
+            let extracts: Vec<String> = cols
+                .split(',')
+                .map(|c| format!("json_extract(value, '$.{}')", c.trim()))
+                .collect();
+            format!(
+                "INSERT INTO {table} ({cols}) SELECT {} FROM json_each($1)",
+                extracts.join(", ")
+            )
+        }
+    };
     for chunk in rows.chunks(ROWS_PER_INSERT) {
-        let mut sql = String::with_capacity(64 + chunk.len() * ncols * 5);
-        sql.push_str(&format!("INSERT INTO {table} ({cols}) VALUES "));
-        for i in 0..chunk.len() {
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            sql.push('(');
-            for c in 0..ncols {
-                if c > 0 {
-                    sql.push_str(", ");
-                }
-                sql.push_str(&format!("${}", i * ncols + c + 1));
-            }
-            sql.push(')');
-        }
-        let mut query = sqlx::query(AssertSqlSafe(sql));
-        for r in chunk {
-            query = bind(query, r);
-        }
-        query.execute(&mut *tx).await.map_err(map_err)?;
+        let json = serde_json::to_string(chunk).map_err(|e| {
+            StoreError::internal("cannot encode rows to restore", Some(Box::new(e)))
+        })?;
+        sqlx::query(AssertSqlSafe(sql.clone()))
+            .bind(json)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
     }
     Ok(())
 }

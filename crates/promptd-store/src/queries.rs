@@ -140,3 +140,5 @@ pub const RESTORE_EVENT_COLS: &str = EVENT_COLS;
 pub const RESTORE_COUNTER_COLS: &str = "prompt_id, environment, last_version";
 pub const RESTORE_KEY_COLS: &str =
     "token, key_name, key_alias, user_id, user_role, metadata, expires_at, created_at, created_by";
+/// SQLite: a page cache large enough for a whole restore transaction (this connection only).
+pub const SQLITE_BIG_CACHE: &str = "PRAGMA cache_size = -262144";

@@ -10,7 +10,7 @@ use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use promptd_core::{
     Act, Append, BatchOp, BatchOutcome, BoxError, Environment, Kind, NewVersion, PromptAdmin,
-    PromptId, PromptRecord, Provenance,
+    PromptId, Provenance,
 };
 use promptd_template::Prompt;
 use serde_json::{Map, Value, json};
@@ -122,7 +122,8 @@ struct Planned {
     prompt_id: PromptId,
     environment: Environment,
     action: &'static str,
-    current: Option<PromptRecord>,
+    /// The environment's version (current before, or written by, the change) and its ETag.
+    current: Option<(u32, String)>,
     content_sha256: Option<String>,
     diff: Option<String>,
 }
@@ -201,11 +202,6 @@ fn validate(
         )));
     }
     info.insert("environment".into(), env.as_str().into());
-    let fallback = state
-        .index
-        .read()
-        .resolve(&id, None, None)
-        .map(|e| e.record.litellm_params.to_map());
     Ok(Item {
         index: 0,
         id,
@@ -216,7 +212,7 @@ fn validate(
         if_match: b.if_match,
         author: writer.author().map(str::to_owned),
         actor: writer.actor().to_owned(),
-        fallback,
+        fallback: None,
     })
 }
 
@@ -325,17 +321,22 @@ pub async fn batch(
     let mut plan: Vec<Planned> = Vec::with_capacity(items.len());
     {
         let idx = state.index.read();
-        for it in &items {
-            let current = idx
-                .resolve(&it.id, Some(&it.env), None)
-                .map(|e| e.record.clone());
+        for it in &mut items {
+            let current = idx.resolve(&it.id, Some(&it.env), None);
+            let current = current.as_ref().map(|e| &e.record);
+            // A first write in an environment restores redacted secrets from the version a
+            // read would serve (as PUT does).
+            if current.is_none() {
+                it.fallback = idx
+                    .resolve(&it.id, None, None)
+                    .map(|e| e.record.litellm_params.to_map());
+            }
             let base = current
-                .as_ref()
                 .map(|c| c.litellm_params.to_map())
                 .or_else(|| it.fallback.clone());
             let params = content_on(&it.params, base.as_ref());
             let hash = promptd_core::content_sha256_of(&params);
-            let (action, diff) = match &current {
+            let (action, diff) = match current {
                 None => ("create", None),
                 Some(c) if c.content_sha256 == hash => ("unchanged", None),
                 Some(c) => (
@@ -354,7 +355,7 @@ pub async fn batch(
                 prompt_id: it.id.clone(),
                 environment: it.env.clone(),
                 action,
-                current,
+                current: current.map(|c| (c.version, c.etag())),
                 content_sha256: Some(hash),
                 diff,
             });
@@ -379,7 +380,7 @@ pub async fn batch(
                         prompt_id: r.prompt_id.clone(),
                         environment: env.clone(),
                         action: "delete",
-                        current: Some(r.clone()),
+                        current: Some((r.version, r.etag())),
                         content_sha256: Some(r.content_sha256.clone()),
                         diff: None,
                     });
@@ -456,11 +457,11 @@ pub async fn batch(
                 };
                 p.content_sha256 = Some(rec.content_sha256.clone());
                 p.diff = None;
-                p.current = Some(rec);
+                p.current = Some((rec.version, rec.etag()));
             }
             BatchOutcome::Unchanged(rec) => {
                 p.action = "unchanged";
-                p.current = Some(rec);
+                p.current = Some((rec.version, rec.etag()));
             }
             BatchOutcome::Trashed(recs) => {
                 p.action = if recs.is_empty() {
@@ -547,14 +548,8 @@ fn answer(dry_run: bool, plan: &[Planned]) -> Value {
             m.insert("prompt_id".into(), p.prompt_id.as_str().into());
             m.insert("environment".into(), p.environment.as_str().into());
             m.insert("action".into(), p.action.into());
-            m.insert(
-                "version".into(),
-                json!(p.current.as_ref().map(|c| c.version)),
-            );
-            m.insert(
-                "etag".into(),
-                json!(p.current.as_ref().map(PromptRecord::etag)),
-            );
+            m.insert("version".into(), json!(p.current.as_ref().map(|c| c.0)));
+            m.insert("etag".into(), json!(p.current.as_ref().map(|c| &c.1)));
             m.insert("content_sha256".into(), json!(p.content_sha256));
             if let Some(d) = &p.diff {
                 m.insert("diff".into(), d.as_str().into());
