@@ -87,8 +87,11 @@ fn visible(entry: &std::fs::DirEntry) -> bool {
     !entry.file_name().to_string_lossy().starts_with('.')
 }
 
+/// A prompt's `.prompt` text and `.json` fields, as found.
+type Files = (Option<String>, Option<Map<String, Value>>);
+
 fn read_env_dir(dir: &Path, env: &str, out: &mut Vec<Local>) -> anyhow::Result<()> {
-    let mut by_id: BTreeMap<String, (Option<String>, Option<Map<String, Value>>)> = BTreeMap::new();
+    let mut by_id: BTreeMap<String, Files> = BTreeMap::new();
     let entries =
         std::fs::read_dir(dir).with_context(|| format!("cannot read folder {}", dir.display()))?;
     for entry in entries {
