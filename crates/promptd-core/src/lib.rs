@@ -24,5 +24,6 @@ pub use principal::{
 };
 pub use record::{JsonObject, KeyRecord, NewVersion, PromptRecord, PromptSource, TrashedVersion};
 pub use store::{
-    Act, Append, BoxError, Change, Check, Derive, Selection, Store, StoreError, error_chain,
+    Act, Append, BatchError, BatchOp, BatchOutcome, BoxError, Change, Check, Derive, Selection,
+    Store, StoreError, error_chain,
 };

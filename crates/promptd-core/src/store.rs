@@ -141,6 +141,50 @@ impl Selection {
 pub type Check =
     Box<dyn FnOnce(&[PromptRecord]) -> Result<(), Box<dyn std::error::Error + Send + Sync>> + Send>;
 
+/// One change of an atomic batch ([`Store::apply_batch`]).
+pub enum BatchOp {
+    /// The next version of (prompt, environment), as [`Append`] (base, `If-Match`, derive).
+    /// With `skip_unchanged`, nothing is written when the derived `litellm_params` hash the
+    /// same as the environment's latest live version (the outcome is then
+    /// [`BatchOutcome::Unchanged`]).
+    Append {
+        append: Append,
+        skip_unchanged: bool,
+    },
+    /// Every live version of (prompt, environment) to the trash, with one `delete` event each.
+    /// `if_match` is checked against the environment's latest live version.
+    Trash {
+        prompt_id: PromptId,
+        environment: Environment,
+        if_match: Option<String>,
+        act: Act,
+    },
+}
+
+/// What one [`BatchOp`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BatchOutcome {
+    /// A new version was written.
+    Created(PromptRecord),
+    /// Nothing was written: the content equals the environment's latest, which is this.
+    Unchanged(PromptRecord),
+    /// These versions went to the trash (possibly none, if the environment had none left).
+    Trashed(Vec<PromptRecord>),
+}
+
+/// Why an atomic batch wrote nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum BatchError {
+    /// These operations (by index in the batch) were refused: a failed `If-Match`
+    /// ([`crate::ledger::PreconditionFailed`]) or the caller's own `derive` error. Every
+    /// operation was tried, so every refusal is listed; the transaction was rolled back.
+    #[error("{} operation(s) of the batch were refused; nothing was written", .0.len())]
+    Refused(Vec<(usize, BoxError)>),
+    /// The database failed; nothing was written.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
 /// Who does a ledger-recorded operation, and why.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Act {
@@ -159,6 +203,12 @@ pub trait Store: Send + Sync + 'static {
     /// append of the batch that was not yet committed (the caller may retry them one by one).
     /// Results come back in the order of `batch`.
     async fn append_batch(&self, batch: Vec<Append>) -> Vec<Result<PromptRecord, StoreError>>;
+
+    /// Applies every operation of `ops` in ONE transaction, all or nothing: if any operation is
+    /// refused (its `If-Match` fails or its `derive` errs), the rest are still tried so that
+    /// every refusal is reported by index, and then the whole transaction is rolled back.
+    /// Each written version gets its own number and event, in the order of `ops`.
+    async fn apply_batch(&self, ops: Vec<BatchOp>) -> Result<Vec<BatchOutcome>, BatchError>;
 
     /// Appends the next version for (prompt, environment): a batch of one.
     async fn append_version(&self, new: NewVersion) -> Result<PromptRecord, StoreError> {

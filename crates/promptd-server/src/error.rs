@@ -98,6 +98,14 @@ pub enum ApiError {
     /// An OpenAI-shaped error from a model call, passed through with its status.
     #[error("upstream error {0}")]
     Upstream(StatusCode, Value),
+    /// Items of a batch were refused (nothing was written): every refusal with its item's index
+    /// (`errors`), and the status they share (400 when they differ).
+    #[error("{detail}")]
+    BatchRefused {
+        status: StatusCode,
+        detail: String,
+        errors: Vec<Value>,
+    },
     /// A bug or an unexpected failure: logged with its cause, never shown to the client.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -130,6 +138,7 @@ impl ApiError {
             ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             ApiError::Unavailable(_) | ApiError::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Upstream(status, _) => *status,
+            ApiError::BatchRefused { status, .. } => *status,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -195,6 +204,9 @@ impl IntoResponse for ApiError {
                 json!({"error": {"message": msg, "type": "auth_error", "param": "None", "code": "401"}})
             }
             ApiError::Upstream(_, body) | ApiError::NotReady(body) => body,
+            ApiError::BatchRefused { detail, errors, .. } => {
+                json!({ "detail": detail, "errors": errors })
+            }
             other => json!({ "detail": other.public_message() }),
         };
         let mut response = (status, axum::Json(body)).into_response();

@@ -29,7 +29,11 @@ pub use state::{App, AppState, ConfigPrompt, Settings};
 
 /// The complete application: every route, the API docs, and the fallbacks.
 pub fn app(state: AppState) -> Router {
-    let body_limit = state.settings.max_body_bytes;
+    // `POST /prompts/batch` reads its own, larger limit (`max_batch_body_bytes`).
+    let body_limit = state
+        .settings
+        .max_body_bytes
+        .max(state.settings.max_batch_body_bytes);
     let access_log = state.settings.access_log;
     let router = routes::router()
         .merge(openapi::docs_router(&state.models.names()))

@@ -300,6 +300,14 @@ fn operations() -> Vec<(&'static str, &'static str, &'static str, Value)> {
                 .json_body(r("PromptCreate"))
                 .errors(&[400, 403, 412, 503])
                 .links(written_version_links())),
+        ("POST", "/prompts/batch", "batch_prompts",
+            Op::new("prompts", "Write many prompts at once, all or nothing", ok_json("What each item did (or, with `dry_run`, would do), in item order, then the prune removals.", r("BatchResult")))
+                .describe("Creates and updates versions of any prompts in any environments in ONE transaction: every item is validated first (as `POST /prompts` would), every refusal is reported with its item's index, and if any item is refused nothing is written. Items whose content (`litellm_params`, secrets restored) equals the environment's latest version are `unchanged` and write nothing. With `prune`, every prompt of `prune_environments` (default: the items' environments) that has no item moves to the trash. `dry_run` answers the plan, with a short diff per change, from memory. The body may be up to `max_batch_body_bytes` (default 64 MiB). Needs a `proxy_admin` key allowed to write every item.")
+                .json_body(r("BatchRequest"))
+                .response("400", ok_json("Items were refused (the status is the one they share, else 400): `errors` lists each with its index; nothing was written.", r("BatchRefused")))
+                .response("403", ok_json("Items the key may not write; nothing was written.", r("BatchRefused")))
+                .response("412", ok_json("Items whose `if_match` names a version their environment has moved on from; nothing was written.", r("BatchRefused")))
+                .errors(&[503])),
         ("POST", "/prompts/test", "test_prompt",
             Op::new("run", "Run a draft .prompt against its model (streamed)", sse.clone())
                 .describe("Renders the draft without the input-schema check and always streams the model's answer. The frontmatter must name a model from `model_list`.")
@@ -868,6 +876,62 @@ fn schemas(models: &[String]) -> Value {
         }
     });
     // The release bodies (separately: one json! this large passes the macro recursion limit).
+    let batch = json!({
+        "BatchRequest": {
+            "type": "object", "required": ["items"],
+            "properties": {
+                "items": {"type": "array", "items": {
+                    "type": "object", "required": ["prompt_id", "litellm_params"],
+                    "properties": {
+                        "prompt_id": {"type": "string"},
+                        "environment": {"type": "string", "pattern": ENV_PATTERN, "description": "Default: `prompt_info.environment`, else `development`."},
+                        "prompt_id": {"type": "string", "pattern": ID_PATTERN},
+                        "litellm_params": litellm_params.clone(),
+                        "prompt_info": prompt_info.clone(),
+                        "message": {"type": ["string", "null"], "maxLength": 4096, "description": "Overrides the batch's message for this item."},
+                        "if_match": {"type": "string", "description": "An ETag the environment's latest version must still have (checked in the transaction)."}
+                    }
+                }},
+                "message": {"type": ["string", "null"], "maxLength": 4096, "description": "Recorded with every version and removal the batch makes."},
+                "prune": {"type": "boolean", "default": false},
+                "prune_environments": {"type": "array", "items": {"type": "string"}},
+                "dry_run": {"type": "boolean", "default": false}
+            }
+        },
+        "BatchResult": {
+            "type": "object", "required": ["dry_run", "changed", "summary", "items"],
+            "properties": {
+                "dry_run": {"type": "boolean"},
+                "changed": {"type": "boolean", "description": "Whether anything was (or would be) created, changed or removed."},
+                "summary": {"type": "object", "properties": {"create": {"type": "integer"}, "update": {"type": "integer"}, "unchanged": {"type": "integer"}, "delete": {"type": "integer"}}},
+                "items": {"type": "array", "items": {
+                    "type": "object",
+                    "properties": {
+                        "index": {"type": ["integer", "null"], "description": "The item's index; null for a prune removal."},
+                        "prompt_id": {"type": "string"}, "environment": {"type": "string"},
+                        "action": {"type": "string", "enum": ["create", "update", "unchanged", "delete"]},
+                        "version": {"type": ["integer", "null"], "description": "The version written; in a dry run (and for unchanged and delete) the environment's current one."},
+                        "etag": {"type": ["string", "null"]},
+                        "content_sha256": {"type": ["string", "null"]},
+                        "diff": {"type": "string", "description": "Dry run, `update` only: a unified diff of the template."}
+                    }
+                }}
+            }
+        },
+        "BatchRefused": {
+            "type": "object", "required": ["detail", "errors"],
+            "properties": {
+                "detail": {"type": "string"},
+                "errors": {"type": "array", "items": {"type": "object", "properties": {
+                    "index": {"type": ["integer", "null"]}, "prompt_id": {"type": "string"},
+                    "status": {"type": "integer"}, "detail": {"type": "string"}
+                }}}
+            }
+        }
+    });
+    if let (Value::Object(all), Value::Object(batch)) = (&mut all, batch) {
+        all.extend(batch);
+    }
     let release = json!({
         "PromoteRequest": {
             "type": "object", "required": ["from_environment", "to_environment"],

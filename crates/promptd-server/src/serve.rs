@@ -50,6 +50,8 @@ pub struct Limits {
     pub body_read_timeout: Duration,
     pub max_connections: usize,
     pub max_body_bytes: usize,
+    /// The limit of `POST /prompts/batch`.
+    pub max_batch_body_bytes: usize,
 }
 
 impl Limits {
@@ -60,6 +62,7 @@ impl Limits {
             body_read_timeout: s.body_read_timeout,
             max_connections: s.max_connections.max(1),
             max_body_bytes: s.max_body_bytes,
+            max_batch_body_bytes: s.max_batch_body_bytes,
         }
     }
 }
@@ -489,7 +492,11 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
     fn call(&self, req: Request<Incoming>) -> Self::Future {
         let guard = InFlight::start(&self.conn);
         let http1 = req.version() < Version::HTTP_2;
-        let max = self.limits.max_body_bytes;
+        let max = if req.uri().path() == crate::routes::prompts::BATCH_PATH {
+            self.limits.max_batch_body_bytes
+        } else {
+            self.limits.max_body_bytes
+        };
         if let Some(declared) = declared_length(&req)
             && declared > max as u64
         {

@@ -131,6 +131,8 @@ pub struct Settings {
     pub ui_secure_cookies: bool,
     /// How long UI sessions live (idle and absolute).
     pub ui_sessions: promptd_ui::SessionLimits,
+    /// Largest accepted body of `POST /prompts/batch`, in bytes (a whole folder of prompts).
+    pub max_batch_body_bytes: usize,
 }
 
 impl Default for Settings {
@@ -149,6 +151,7 @@ impl Default for Settings {
             trash_retention_days: 30,
             ui_secure_cookies: false,
             ui_sessions: promptd_ui::SessionLimits::default(),
+            max_batch_body_bytes: 64 * 1024 * 1024,
         }
     }
 }
@@ -565,6 +568,61 @@ impl App {
     fn show_appended(&self, entries: Vec<Arc<PromptEntry>>) {
         self.index.write().insert_stored(entries);
         self.clear_caches();
+    }
+
+    /// Applies an atomic batch (`POST /prompts/batch`) under the instance's write lock: one
+    /// store transaction, all or nothing; then the index shows what was committed (created
+    /// versions with their compiled `templates`, by operation index; trashed prompts re-read).
+    /// `Ok(Err(refusals))`: nothing was written, these operations (by index) were refused.
+    pub async fn apply_batch(
+        &self,
+        ops: Vec<promptd_core::BatchOp>,
+        mut templates: Vec<Option<Prompt>>,
+    ) -> ApiResult<Result<Vec<promptd_core::BatchOutcome>, Vec<(usize, promptd_core::BoxError)>>>
+    {
+        use promptd_core::{BatchError, BatchOutcome};
+        let deadline = tokio::time::Instant::now() + self.settings.write_timeout;
+        let _w = self.lock_writes(deadline).await?;
+        let outcomes = match self.store.apply_batch(ops).await {
+            Ok(o) => o,
+            Err(BatchError::Refused(refused)) => return Ok(Err(refused)),
+            Err(BatchError::Store(e)) => return Err(e.into()),
+        };
+        let mut shown = Vec::new();
+        let mut trashed: Vec<PromptId> = Vec::new();
+        for (i, o) in outcomes.iter().enumerate() {
+            match o {
+                BatchOutcome::Created(rec) => {
+                    let template = match templates.get_mut(i).and_then(Option::take) {
+                        Some(t) => LazyTemplate::compiled(t),
+                        None => LazyTemplate::default(),
+                    };
+                    shown.push(Arc::new(Entry {
+                        record: rec.clone(),
+                        template,
+                    }));
+                }
+                BatchOutcome::Trashed(recs) => {
+                    trashed.extend(recs.iter().map(|r| r.prompt_id.clone()));
+                }
+                BatchOutcome::Unchanged(_) => {}
+            }
+        }
+        if !shown.is_empty() {
+            self.show_appended(shown);
+        }
+        trashed.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        trashed.dedup();
+        for id in trashed {
+            // Committed already: a failed re-read is healed by the next change or resync.
+            match self.store.prompt_versions(&id).await {
+                Ok(rows) => self.replace_prompt(&id, rows),
+                Err(e) => {
+                    tracing::warn!(prompt_id = %id, error = %e, "could not re-read a pruned prompt")
+                }
+            }
+        }
+        Ok(Ok(outcomes))
     }
 
     /// Runs a ledger-recorded change of existing versions (trash, restore, purge) under the

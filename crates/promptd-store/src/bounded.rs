@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use promptd_core::{
-    Act, Append, Check, Environment, Event, EventQuery, KeyRecord, PromptId, PromptRecord,
-    Selection, Store, StoreError, TrashedVersion, Version,
+    Act, Append, BatchError, BatchOp, BatchOutcome, Check, Environment, Event, EventQuery,
+    KeyRecord, PromptId, PromptRecord, Selection, Store, StoreError, TrashedVersion, Version,
 };
 
 use crate::sql::StoreOptions;
@@ -97,6 +97,22 @@ impl<S: Store> Store for Bounded<S> {
             self.inner.version(prompt_id, environment, version),
         )
         .await
+    }
+
+    async fn apply_batch(&self, ops: Vec<BatchOp>) -> Result<Vec<BatchOutcome>, BatchError> {
+        // A batch may hold thousands of writes: it gets the bulk limit, like loading everything.
+        match tokio::time::timeout(self.load_limit, self.inner.apply_batch(ops)).await {
+            Ok(r) => r,
+            Err(_) => Err(BatchError::Store(StoreError::unavailable(
+                format!(
+                    "no answer from the database within {} ms while applying a batch \
+                     (database_acquire_timeout_ms + database_load_timeout_ms); nothing was written \
+                     unless the commit itself was cut off: read the prompts before retrying",
+                    self.load_limit.as_millis()
+                ),
+                None,
+            ))),
+        }
     }
 
     async fn prompt_versions(&self, prompt_id: &PromptId) -> Result<Vec<PromptRecord>, StoreError> {

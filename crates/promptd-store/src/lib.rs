@@ -6,6 +6,7 @@
 //! (threads or whole instances) get consecutive numbers and a failed write leaves no row.
 
 mod backend;
+pub mod backup;
 mod bounded;
 pub mod import;
 pub mod listen;

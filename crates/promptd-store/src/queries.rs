@@ -102,3 +102,39 @@ pub const IMPORT_VERSION: &str = concat!(
 pub const RAISE_COUNTER: &str = "INSERT INTO prompt_counters (prompt_id, environment, last_version) VALUES ($1, $2, $3) \
      ON CONFLICT (prompt_id, environment) DO UPDATE SET last_version = \
      CASE WHEN prompt_counters.last_version < excluded.last_version THEN excluded.last_version ELSE prompt_counters.last_version END";
+
+/// Backups read every row of every table promptd owns, in a stable order.
+pub const BACKUP_VERSIONS: &str = concat!(
+    "SELECT ",
+    version_cols!(),
+    ", deleted_at, deleted_by FROM prompt_versions ORDER BY prompt_id, environment, version"
+);
+pub const BACKUP_EVENTS: &str = concat!(
+    "SELECT seq, prompt_id, environment, version, kind, source, message, actor, content_sha256, created_at ",
+    "FROM prompt_events ORDER BY seq"
+);
+pub const BACKUP_COUNTERS: &str = "SELECT prompt_id, environment, last_version FROM prompt_counters \
+     ORDER BY prompt_id, environment";
+pub const BACKUP_LEDGER: &str = "SELECT last_seq FROM ledger_counter WHERE id = 1";
+pub const BACKUP_KEYS: &str = SELECT_KEYS;
+/// PostgreSQL: the whole backup reads one snapshot (must be the transaction's first statement).
+pub const PG_SNAPSHOT: &str = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY";
+/// What a restore target holds (it must be empty unless forced).
+pub const COUNT_CONTENT: &str = "SELECT (SELECT COUNT(*) FROM prompt_versions) + \
+     (SELECT COUNT(*) FROM prompt_events) + (SELECT COUNT(*) FROM api_keys) + \
+     (SELECT COUNT(*) FROM prompt_counters)";
+/// `restore --force` empties the target first, in the restoring transaction.
+pub const EMPTY_ALL: [&str; 4] = [
+    "DELETE FROM prompt_versions",
+    "DELETE FROM prompt_events",
+    "DELETE FROM prompt_counters",
+    "DELETE FROM api_keys",
+];
+pub const SET_LEDGER: &str = "UPDATE ledger_counter SET last_seq = $1 WHERE id = 1";
+pub const RESTORE_VERSION_COLS: &str = concat!(version_cols!(), ", deleted_at, deleted_by");
+pub const RESTORE_EVENT_COLS: &str = EVENT_COLS;
+pub const RESTORE_COUNTER_COLS: &str = "prompt_id, environment, last_version";
+pub const RESTORE_KEY_COLS: &str =
+    "token, key_name, key_alias, user_id, user_role, metadata, expires_at, created_at, created_by";
+/// SQLite: a page cache large enough for a whole restore transaction (this connection only).
+pub const SQLITE_BIG_CACHE: &str = "PRAGMA cache_size = -262144";

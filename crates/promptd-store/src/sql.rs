@@ -5,9 +5,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use promptd_core::ledger::RETENTION_ACTOR;
 use promptd_core::{
-    Act, Append, Check, Environment, Event, EventQuery, JsonObject, KeyRecord, Kind, PromptId,
-    PromptRecord, PromptSource, Provenance, Role, Selection, Store, StoreError, TrashedVersion,
-    Version, content_sha256,
+    Act, Append, BatchError, BatchOp, BatchOutcome, Check, Environment, Event, EventQuery,
+    JsonObject, KeyRecord, Kind, PromptId, PromptRecord, PromptSource, Provenance, Role, Selection,
+    Store, StoreError, TrashedVersion, Version, content_sha256,
 };
 use serde_json::{Map, Value};
 use sqlx::any::{AnyPoolOptions, AnyRow};
@@ -346,6 +346,20 @@ impl Store for SqlStore {
             .map(prompt_row)
             .transpose()
             .map_err(map_err)
+    }
+
+    async fn apply_batch(&self, ops: Vec<BatchOp>) -> Result<Vec<BatchOutcome>, BatchError> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        match writes::apply_batch(&mut tx, ops).await? {
+            Ok(outcomes) => {
+                tx.commit().await.map_err(map_err)?;
+                Ok(outcomes)
+            }
+            Err(refused) => {
+                tx.rollback().await.map_err(map_err)?;
+                Err(BatchError::Refused(refused))
+            }
+        }
     }
 
     async fn prompt_versions(&self, prompt_id: &PromptId) -> Result<Vec<PromptRecord>, StoreError> {

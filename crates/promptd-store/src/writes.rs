@@ -7,8 +7,9 @@
 
 use promptd_core::time_fmt::now_ms;
 use promptd_core::{
-    Act, Append, Check, Environment, Kind, NewEvent, PreconditionFailed, PromptId, PromptRecord,
-    PromptSource, Selection, StoreError, Version, content_sha256, if_match_allows,
+    Act, Append, BatchOp, BatchOutcome, BoxError, Check, Environment, Kind, NewEvent,
+    PreconditionFailed, PromptId, PromptRecord, PromptSource, Selection, StoreError, Version,
+    content_sha256, if_match_allows,
 };
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyConnection, AssertSqlSafe, Row};
@@ -573,4 +574,175 @@ fn records(rows: &[AnyRow]) -> Result<Vec<PromptRecord>, StoreError> {
 
 fn json_text(m: &serde_json::Map<String, serde_json::Value>) -> String {
     serde_json::to_string(m).unwrap_or_else(|_| "{}".to_owned())
+}
+
+/// Runs every operation of an atomic batch in the caller's transaction (see
+/// `Store::apply_batch`). `Ok(Err(refusals))` means the caller must roll back: every operation
+/// was tried, and these were refused. Events are inserted in the order of `ops`.
+pub(crate) async fn apply_batch(
+    tx: &mut AnyConnection,
+    ops: Vec<BatchOp>,
+) -> Result<Result<Vec<BatchOutcome>, Vec<(usize, BoxError)>>, StoreError> {
+    let mut outcomes = Vec::with_capacity(ops.len());
+    let mut refused: Vec<(usize, BoxError)> = Vec::new();
+    let mut events = Vec::with_capacity(ops.len());
+    let now = now_ms();
+    for (index, op) in ops.into_iter().enumerate() {
+        match op {
+            BatchOp::Append {
+                append,
+                skip_unchanged,
+            } => match batch_append(tx, append, skip_unchanged, now).await? {
+                Ok(outcome) => {
+                    if let BatchOutcome::Created(rec) = &outcome {
+                        events.push(version_event(rec, rec.provenance.origin));
+                    }
+                    outcomes.push(outcome);
+                }
+                Err(e) => refused.push((index, e)),
+            },
+            BatchOp::Trash {
+                prompt_id,
+                environment,
+                if_match,
+                act,
+            } => {
+                // Keep the ledger in the order of the batch: appends before this trash first.
+                insert_events(tx, &events, now).await?;
+                events.clear();
+                sqlx::query(q::LOCK_COUNTER)
+                    .bind(prompt_id.as_str())
+                    .bind(environment.as_str())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map_err)?;
+                if let Some(header) = &if_match {
+                    let current = latest_in_env(tx, &prompt_id, &environment)
+                        .await?
+                        .map(|r| r.etag());
+                    if !if_match_allows(header, current.as_deref()) {
+                        refused.push((
+                            index,
+                            Box::new(PreconditionFailed {
+                                environment,
+                                current,
+                            }),
+                        ));
+                        continue;
+                    }
+                }
+                let sel = Selection {
+                    prompt_id,
+                    environment: Some(environment),
+                    version: None,
+                };
+                outcomes.push(BatchOutcome::Trashed(trash(tx, &sel, &act, None).await?));
+            }
+        }
+    }
+    if !refused.is_empty() {
+        return Ok(Err(refused));
+    }
+    insert_events(tx, &events, now).await?;
+    Ok(Ok(outcomes))
+}
+
+async fn latest_in_env(
+    tx: &mut AnyConnection,
+    prompt_id: &PromptId,
+    environment: &Environment,
+) -> Result<Option<PromptRecord>, StoreError> {
+    sqlx::query(q::SELECT_LATEST_IN_ENV)
+        .bind(prompt_id.as_str())
+        .bind(environment.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_err)?
+        .as_ref()
+        .map(prompt_row)
+        .transpose()
+        .map_err(map_err)
+}
+
+/// One append of an atomic batch: `Ok(Err(_))` is a refusal (it took no number).
+async fn batch_append(
+    tx: &mut AnyConnection,
+    item: Append,
+    skip_unchanged: bool,
+    now: i64,
+) -> Result<Result<BatchOutcome, BoxError>, StoreError> {
+    let last: i64 = sqlx::query_scalar(q::LOCK_NUMBERING)
+        .bind(item.prompt_id.as_str())
+        .bind(item.environment.as_str())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(map_err)?;
+    let latest = latest_in_env(tx, &item.prompt_id, &item.environment).await?;
+    let base = match item.base {
+        None => None,
+        Some(None) => latest.clone(),
+        Some(Some(v)) => sqlx::query(q::SELECT_ONE_VERSION)
+            .bind(item.prompt_id.as_str())
+            .bind(item.environment.as_str())
+            .bind(i64::from(v))
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_err)?
+            .as_ref()
+            .map(prompt_row)
+            .transpose()
+            .map_err(map_err)?,
+    };
+    let new = match (item.derive)(base.as_ref()) {
+        Ok(new) => new,
+        Err(e) => return Ok(Err(e)),
+    };
+    if let Some(header) = &item.if_match {
+        let current = latest.as_ref().map(PromptRecord::etag);
+        if !if_match_allows(header, current.as_deref()) {
+            return Ok(Err(Box::new(PreconditionFailed {
+                environment: item.environment.clone(),
+                current,
+            })));
+        }
+    }
+    if new.prompt_id != item.prompt_id || new.environment != item.environment {
+        return Err(StoreError::internal(
+            format!(
+                "a derived version for {}/{} was built for {}/{}",
+                item.prompt_id, item.environment, new.prompt_id, new.environment
+            ),
+            None,
+        ));
+    }
+    let params = json_text(&new.litellm_params);
+    let hash = content_sha256(&params);
+    if skip_unchanged && let Some(latest) = latest.filter(|l| l.content_sha256 == hash) {
+        return Ok(Ok(BatchOutcome::Unchanged(latest)));
+    }
+    let version = last + 1;
+    sqlx::query(q::SET_NUMBERING)
+        .bind(item.prompt_id.as_str())
+        .bind(item.environment.as_str())
+        .bind(version)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+    let info = json_text(&new.prompt_info);
+    let rec = PromptRecord {
+        id: uuid::Uuid::new_v4().to_string(),
+        prompt_id: new.prompt_id,
+        version: u32::try_from(version).unwrap_or(u32::MAX),
+        environment: new.environment,
+        created_by: new.created_by,
+        litellm_params: promptd_core::JsonObject::from_stored(&params),
+        prompt_info: promptd_core::JsonObject::from_stored(&info),
+        created_at: Some(now),
+        updated_at: Some(now),
+        source: PromptSource::Db,
+        provenance: new.provenance,
+        content_sha256: hash,
+    };
+    insert_versions(tx, std::iter::once(&rec), now).await?;
+    Ok(Ok(BatchOutcome::Created(rec)))
 }

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use promptd_core::{
-    Act, Append, Environment, EventQuery, KeyRecord, Kind, NewVersion, PromptId, Provenance, Role,
-    Selection, Store, StoreError,
+    Act, Append, BatchError, BatchOp, BatchOutcome, Environment, EventQuery, KeyRecord, Kind,
+    NewVersion, PromptId, Provenance, Role, Selection, Store, StoreError,
 };
 use promptd_store::{SqlStore, StoreOptions};
 use serde_json::{Map, json};
@@ -138,6 +138,10 @@ conformance!(
     a_derived_append_reads_its_base_in_the_writing_transaction,
     concurrent_derived_appends_each_build_on_the_previous_one,
     a_rejected_derivation_writes_nothing_and_takes_no_number,
+    an_atomic_batch_with_bad_items_among_1000_writes_nothing_and_names_every_bad_one,
+    an_atomic_batch_skips_unchanged_content_and_trashes_with_events_in_batch_order,
+    an_atomic_batch_checks_if_match_per_item_inside_the_transaction,
+    a_snapshot_holds_every_row_and_restores_identically_into_an_empty_database,
 );
 
 async fn versions_are_numbered_per_prompt_and_environment(s: &SqlStore) {
@@ -780,4 +784,331 @@ async fn a_rejected_derivation_writes_nothing_and_takes_no_number(s: &SqlStore) 
         .await
         .unwrap();
     assert_eq!(next.version, 2);
+}
+
+fn batch_append(id: &str, env: &str, content: &str) -> BatchOp {
+    BatchOp::Append {
+        append: Append {
+            base: Some(None),
+            ..Append::plain(new_version(id, env, content))
+        },
+        skip_unchanged: true,
+    }
+}
+
+async fn an_atomic_batch_with_bad_items_among_1000_writes_nothing_and_names_every_bad_one(
+    s: &SqlStore,
+) {
+    s.append_version(new_version("p0", "development", "before"))
+        .await
+        .unwrap();
+    let events_before = s.events(&all_events()).await.unwrap().len();
+    let mut ops: Vec<BatchOp> = (0..1000)
+        .map(|i| batch_append(&format!("p{i}"), "development", &format!("c{i}")))
+        .collect();
+    for bad in [500, 777] {
+        ops[bad] = BatchOp::Append {
+            append: Append {
+                base: Some(None),
+                derive: Box::new(move |_| Err(format!("item {bad} is bad").into())),
+                ..Append::plain(new_version("bad", "development", "x"))
+            },
+            skip_unchanged: true,
+        };
+    }
+    match s.apply_batch(ops).await {
+        Err(BatchError::Refused(refused)) => {
+            let named: Vec<(usize, String)> =
+                refused.iter().map(|(i, e)| (*i, e.to_string())).collect();
+            assert_eq!(
+                named,
+                [
+                    (500, "item 500 is bad".to_owned()),
+                    (777, "item 777 is bad".to_owned())
+                ]
+            );
+        }
+        other => panic!("expected the batch to be refused, got {other:?}"),
+    }
+    let all = s.all_versions().await.unwrap();
+    assert_eq!(all.len(), 1, "only the version written before the batch");
+    assert_eq!(s.events(&all_events()).await.unwrap().len(), events_before);
+    let next = s
+        .append_version(new_version("p1", "development", "after"))
+        .await
+        .unwrap();
+    assert_eq!(next.version, 1, "the refused batch took no number");
+}
+
+fn all_events() -> EventQuery {
+    EventQuery {
+        prompt_id: None,
+        before: None,
+        after: None,
+        newest_first: false,
+        limit: 100_000,
+    }
+}
+
+async fn an_atomic_batch_skips_unchanged_content_and_trashes_with_events_in_batch_order(
+    s: &SqlStore,
+) {
+    let a1 = s
+        .append_version(new_version("a", "staging", "same"))
+        .await
+        .unwrap();
+    s.append_version(new_version("gone", "staging", "old"))
+        .await
+        .unwrap();
+    let before = s.events(&all_events()).await.unwrap().len();
+    let out = s
+        .apply_batch(vec![
+            batch_append("a", "staging", "same"),
+            batch_append("b", "staging", "new"),
+            BatchOp::Trash {
+                prompt_id: PromptId::from_trusted("gone"),
+                environment: Environment::from_trusted("staging"),
+                if_match: None,
+                act: Act {
+                    actor: Some("ci".into()),
+                    message: Some("pruned".into()),
+                },
+            },
+            batch_append("a", "production", "same"),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(out[0], BatchOutcome::Unchanged(a1.clone()));
+    let BatchOutcome::Created(b) = &out[1] else {
+        panic!("b must be created: {out:?}")
+    };
+    assert_eq!(b.version, 1);
+    let BatchOutcome::Trashed(gone) = &out[2] else {
+        panic!("gone must be trashed: {out:?}")
+    };
+    assert_eq!(gone.len(), 1);
+    assert!(
+        matches!(&out[3], BatchOutcome::Created(r) if r.version == 1 && r.content_sha256 == a1.content_sha256)
+    );
+    let events = s.events(&all_events()).await.unwrap();
+    let new: Vec<(String, Kind)> = events[before..]
+        .iter()
+        .map(|e| (e.prompt_id.to_string(), e.kind))
+        .collect();
+    assert_eq!(
+        new,
+        [
+            ("b".to_owned(), Kind::Update),
+            ("gone".to_owned(), Kind::Delete),
+            ("a".to_owned(), Kind::Update)
+        ],
+        "one event per change, in the order of the batch"
+    );
+    assert_eq!(events.last().unwrap().message.as_deref(), Some("set same"));
+    assert_eq!(s.trash(None).await.unwrap().len(), 1);
+    let next = s
+        .append_version(new_version("a", "staging", "changed"))
+        .await
+        .unwrap();
+    assert_eq!(next.version, 2, "an unchanged item took no number");
+}
+
+async fn an_atomic_batch_checks_if_match_per_item_inside_the_transaction(s: &SqlStore) {
+    let v1 = s
+        .append_version(new_version("m", "production", "one"))
+        .await
+        .unwrap();
+    let stale = "\"production.v9.0000000000000000\"".to_owned();
+    let with_tag = |tag: String, content: &str| BatchOp::Append {
+        append: Append {
+            if_match: Some(tag),
+            base: Some(None),
+            ..Append::plain(new_version("m", "production", content))
+        },
+        skip_unchanged: true,
+    };
+    let trash_with = |tag: String| BatchOp::Trash {
+        prompt_id: PromptId::from_trusted("m"),
+        environment: Environment::from_trusted("production"),
+        if_match: Some(tag),
+        act: Act::default(),
+    };
+    match s
+        .apply_batch(vec![with_tag(v1.etag(), "two"), trash_with(stale.clone())])
+        .await
+    {
+        Err(BatchError::Refused(r)) => {
+            assert_eq!(r.len(), 1);
+            assert_eq!(r[0].0, 1);
+            let p = r[0]
+                .1
+                .downcast_ref::<promptd_core::PreconditionFailed>()
+                .unwrap();
+            // Inside the transaction the first item already wrote v2.
+            assert!(
+                p.current
+                    .as_deref()
+                    .unwrap()
+                    .starts_with("\"production.v2."),
+                "{p:?}"
+            );
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert_eq!(s.all_versions().await.unwrap(), vec![v1.clone()]);
+    let out = s
+        .apply_batch(vec![with_tag(v1.etag(), "two")])
+        .await
+        .unwrap();
+    assert!(matches!(&out[0], BatchOutcome::Created(r) if r.version == 2));
+}
+
+async fn a_snapshot_holds_every_row_and_restores_identically_into_an_empty_database(s: &SqlStore) {
+    fill_for_backup(s).await;
+    let snap = s.snapshot().await.unwrap();
+    assert_eq!(snap.versions.len(), 4, "live and trashed versions");
+    assert!(snap.versions.iter().any(|v| v.deleted_at.is_some()));
+    assert_eq!(snap.keys.len(), 1);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("b.jsonl.gz");
+    let written = promptd_store::backup::write_backup(&snap, &file).unwrap();
+    assert_eq!(written.counts, snap.counts());
+    let back = promptd_store::backup::read_backup(&file).unwrap();
+    assert_eq!(back, snap);
+    let target = sqlite().await;
+    target.store.restore_snapshot(&back, false).await.unwrap();
+    assert_same_answers(s, &target.store).await;
+    let again = target
+        .store
+        .restore_snapshot(&back, false)
+        .await
+        .unwrap_err();
+    assert!(again.to_string().contains("--force"), "{again}");
+    target.store.restore_snapshot(&back, true).await.unwrap();
+    assert_same_answers(s, &target.store).await;
+    assert_same_numbering_next(s, &target.store).await;
+    target.cleanup().await;
+}
+
+/// A bit of everything: versions in two environments, a trashed one, a purged number, a key.
+async fn fill_for_backup(s: &SqlStore) {
+    for (id, env, c) in [
+        ("a", "development", "1"),
+        ("a", "development", "2"),
+        ("a", "production", "p"),
+        ("b", "staging", "b"),
+        ("c", "staging", "c"),
+    ] {
+        s.append_version(new_version(id, env, c)).await.unwrap();
+    }
+    let sel = |id: &str, env: &str| Selection {
+        prompt_id: PromptId::from_trusted(id),
+        environment: Some(Environment::from_trusted(env)),
+        version: None,
+    };
+    s.trash_versions(&sel("b", "staging"), &Act::default(), None)
+        .await
+        .unwrap();
+    s.purge_versions(&sel("c", "staging"), &Act::default())
+        .await
+        .unwrap();
+    s.insert_key(&KeyRecord {
+        token: "ab".repeat(32),
+        key_name: "sk-...abcd".into(),
+        key_alias: Some("ci".into()),
+        user_id: None,
+        user_role: Role::ProxyAdmin,
+        metadata: Map::new(),
+        expires_at: None,
+        created_at: 1,
+        created_by: None,
+    })
+    .await
+    .unwrap();
+}
+
+/// Every read promptd answers from a store is the same on both.
+async fn assert_same_answers(a: &SqlStore, b: &SqlStore) {
+    assert_eq!(
+        a.all_versions().await.unwrap(),
+        b.all_versions().await.unwrap()
+    );
+    assert_eq!(a.trash(None).await.unwrap(), b.trash(None).await.unwrap());
+    assert_eq!(
+        a.events(&all_events()).await.unwrap(),
+        b.events(&all_events()).await.unwrap()
+    );
+    assert_eq!(a.all_keys().await.unwrap(), b.all_keys().await.unwrap());
+    let mut sa = a.snapshot().await.unwrap();
+    let mut sb = b.snapshot().await.unwrap();
+    sa.header = sb.header.clone();
+    sb.header.source_backend = sa.header.source_backend.clone();
+    assert_eq!(sa, sb, "every row, counter and the ledger counter");
+}
+
+/// The next writes continue the same numbering on both (changes both).
+async fn assert_same_numbering_next(a: &SqlStore, b: &SqlStore) {
+    let na = a
+        .append_version(new_version("a", "development", "3"))
+        .await
+        .unwrap();
+    let nb = b
+        .append_version(new_version("a", "development", "3"))
+        .await
+        .unwrap();
+    assert_eq!(na.version, nb.version);
+    let la = a.events(&all_events()).await.unwrap();
+    let lb = b.events(&all_events()).await.unwrap();
+    assert_eq!(la.last().unwrap().seq, lb.last().unwrap().seq);
+}
+
+#[tokio::test]
+async fn a_postgresql_snapshot_restores_into_sqlite_and_a_sqlite_one_into_postgresql() {
+    let Some(pg) = postgres().await else { return };
+    let lite = sqlite().await;
+    fill_for_backup(&lite.store).await;
+    let snap = lite.store.snapshot().await.unwrap();
+    pg.store.restore_snapshot(&snap, false).await.unwrap();
+    assert_same_answers(&lite.store, &pg.store).await;
+    let back = pg.store.snapshot().await.unwrap();
+    let lite2 = sqlite().await;
+    lite2.store.restore_snapshot(&back, false).await.unwrap();
+    assert_same_answers(&pg.store, &lite2.store).await;
+    assert_same_numbering_next(&pg.store, &lite2.store).await;
+    lite2.cleanup().await;
+    lite.cleanup().await;
+    pg.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_damaged_or_cut_off_backup_is_refused_before_anything_is_written() {
+    let lite = sqlite().await;
+    fill_for_backup(&lite.store).await;
+    let snap = lite.store.snapshot().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("b.gz");
+    promptd_store::backup::write_backup(&snap, &file).unwrap();
+    let bytes = std::fs::read(&file).unwrap();
+    let cut = dir.path().join("cut.gz");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let e = promptd_store::backup::read_backup(&cut).unwrap_err();
+    assert!(e.to_string().contains("take a new backup"), "{e}");
+    // A line changed inside a well-formed file: the checksum catches it.
+    let text = {
+        use std::io::Read;
+        let mut s = String::new();
+        flate2::read::GzDecoder::new(&bytes[..])
+            .read_to_string(&mut s)
+            .unwrap();
+        s
+    };
+    let altered = text.replacen("\"last_seq\":", "\"last_seq\":1", 1);
+    assert_ne!(altered, text);
+    let alt = dir.path().join("alt.gz");
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut enc, altered.as_bytes()).unwrap();
+    std::fs::write(&alt, enc.finish().unwrap()).unwrap();
+    let e = promptd_store::backup::read_backup(&alt).unwrap_err();
+    assert!(e.to_string().contains("checksum does not match"), "{e}");
+    lite.cleanup().await;
 }

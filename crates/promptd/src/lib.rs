@@ -1,7 +1,9 @@
 //! The `promptd` binary's library half: command-line interface, configuration layering and
 //! the composition root that wires store, state and server together.
 
+pub mod backup;
 pub mod config;
+pub mod gitops;
 pub mod import;
 pub mod remote;
 
@@ -40,8 +42,20 @@ pub enum Command {
     Import(ImportCommand),
     /// Show a prompt's history (every change, newest first) from a running server.
     History(remote::HistoryArgs),
-    /// Show what changes between two versions or environments of a prompt on a running server.
+    /// Show the plan of `push DIR` (one argument), or what changes between two versions or
+    /// environments of a prompt (ID FROM TO), on a running server.
     Diff(remote::DiffArgs),
+    /// Apply a folder of .prompt files (DIR/<environment>/<id>.prompt) to a running server, all
+    /// or nothing; --dry-run exits 2 when there are changes.
+    Push(gitops::PushArgs),
+    /// Write the latest version of every prompt on a running server into a folder.
+    Pull(gitops::PullArgs),
+    /// Write a consistent snapshot of the database (while promptd runs) into a backup file.
+    Backup(backup::BackupArgs),
+    /// Restore a backup file into an empty database (one transaction).
+    Restore(backup::RestoreArgs),
+    /// Copy everything from one database into another (e.g. SQLite to PostgreSQL).
+    Copy(backup::CopyArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -184,6 +198,10 @@ impl ServeConfig {
             .or(setting_u64(&file, "max_body_bytes")?)
         {
             settings.max_body_bytes = usize::try_from(n).context("max_body_bytes is too large")?;
+        }
+        if let Some(n) = setting_u64(&file, "max_batch_body_bytes")? {
+            settings.max_batch_body_bytes =
+                usize::try_from(n).context("max_batch_body_bytes is too large")?;
         }
         if let Some(v) = file.settings.get("escape_html") {
             settings.engine.escape_html = v
@@ -469,16 +487,22 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `promptd migrate`.
-pub async fn migrate(args: DbArgs) -> anyhow::Result<()> {
+/// The database a command names: `--database-url`, else the config's, else the default.
+pub fn database_url(args: &DbArgs) -> anyhow::Result<String> {
     let file = match &args.config {
         Some(p) => config::load(p)?,
         None => config::FileConfig::default(),
     };
-    let url = args
+    Ok(args
         .database_url
+        .clone()
         .or(file.database_url)
-        .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+        .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()))
+}
+
+/// `promptd migrate`.
+pub async fn migrate(args: DbArgs) -> anyhow::Result<()> {
+    let url = database_url(&args)?;
     // No statement limit: a migration may wait for locks held by running instances.
     let opts = StoreOptions {
         statement_timeout: None,

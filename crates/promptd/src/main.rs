@@ -31,17 +31,24 @@ fn main() -> std::process::ExitCode {
         }
     };
     let result = runtime.block_on(async {
-        match cli.command {
+        let done = match cli.command {
             Command::Serve(a) => promptd::serve(a).await,
             Command::Migrate(a) => promptd::migrate(a).await,
             Command::Render(a) => promptd::render(a),
             Command::Import(promptd::ImportCommand::Litellm(a)) => promptd::import_litellm(a).await,
             Command::History(a) => promptd::remote::history(a).await,
             Command::Diff(a) => promptd::remote::diff(a).await,
-        }
+            // The only command with an exit code of its own: 2 = a dry run found changes.
+            Command::Push(a) => return promptd::gitops::push(a).await,
+            Command::Pull(a) => promptd::gitops::pull(a).await,
+            Command::Backup(a) => promptd::backup::backup(a).await,
+            Command::Restore(a) => promptd::backup::restore(a).await,
+            Command::Copy(a) => promptd::backup::copy(a).await,
+        };
+        done.map(|()| 0u8)
     });
     match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(code) => std::process::ExitCode::from(code),
         Err(e) => {
             eprintln!("error: {e:#}");
             std::process::ExitCode::FAILURE

@@ -36,27 +36,32 @@ pub struct HistoryArgs {
     pub remote: RemoteArgs,
 }
 
+/// `promptd diff DIR` (the plan of `promptd push DIR`) or `promptd diff ID FROM TO` (two
+/// versions of one prompt).
 #[derive(Debug, Args, Clone)]
+#[command(
+    after_help = "Examples:\n  promptd diff prompts/                     what `promptd push prompts/` would change\n  promptd diff greeting production staging  the template and settings between two versions"
+)]
 pub struct DiffArgs {
-    /// The prompt id.
-    pub prompt_id: String,
-    /// An environment (its latest version) or one version of it: `staging`, `staging.v3`.
-    pub from: String,
-    /// Like FROM.
-    pub to: String,
+    /// Either DIR (a folder of .prompt files: print the push plan), or ID FROM TO (a prompt and
+    /// two environments or versions, e.g. `greeting production staging.v3`).
+    #[arg(required = true, num_args = 1..=3, value_names = ["DIR | ID", "FROM", "TO"])]
+    pub args: Vec<String>,
+    #[command(flatten)]
+    pub plan: crate::gitops::PlanOptions,
     #[command(flatten)]
     pub remote: RemoteArgs,
 }
 
 /// A client of one server.
-struct Remote {
+pub(crate) struct Remote {
     base: String,
     key: Option<String>,
     http: reqwest::Client,
 }
 
 impl Remote {
-    fn new(args: &RemoteArgs) -> anyhow::Result<Remote> {
+    pub(crate) fn new(args: &RemoteArgs) -> anyhow::Result<Remote> {
         promptd_upstream::install_crypto_provider();
         let base = args.url.trim_end_matches('/').to_owned();
         reqwest::Url::parse(&base).with_context(|| {
@@ -75,7 +80,7 @@ impl Remote {
 
     /// GETs `path` (with `query`) and returns the JSON answer, or an error that says what the
     /// server answered.
-    async fn get(&self, path: &str, query: &[(&str, String)]) -> anyhow::Result<Value> {
+    pub(crate) async fn get(&self, path: &str, query: &[(&str, String)]) -> anyhow::Result<Value> {
         let mut url = reqwest::Url::parse(&format!("{}{path}", self.base))
             .with_context(|| format!("'{path}' does not make a URL with {}", self.base))?;
         if !query.is_empty() {
@@ -95,6 +100,38 @@ impl Remote {
         let status = resp.status();
         let text = resp.text().await.context("the answer was cut off")?;
         let body: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        self.check(status, body)
+    }
+
+    /// POSTs a JSON body (with a long timeout: a batch may hold thousands of prompts) and
+    /// returns the status and the JSON answer, whatever the status.
+    pub(crate) async fn post(
+        &self,
+        path: &str,
+        body: &Value,
+    ) -> anyhow::Result<(reqwest::StatusCode, Value)> {
+        let mut req = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .timeout(std::time::Duration::from_secs(600))
+            .json(body);
+        if let Some(k) = &self.key {
+            req = req.bearer_auth(k);
+        }
+        let resp = req
+            .send()
+            .await
+            .with_context(|| format!("cannot reach promptd at {}", self.base))?;
+        let status = resp.status();
+        let text = resp.text().await.context("the answer was cut off")?;
+        Ok((
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        ))
+    }
+
+    /// The answer's body, or an error that says what the server answered.
+    pub(crate) fn check(&self, status: reqwest::StatusCode, body: Value) -> anyhow::Result<Value> {
         if !status.is_success() {
             let detail = match &body {
                 Value::Object(m) => m
@@ -213,14 +250,26 @@ pub async fn history(args: HistoryArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `promptd diff ID FROM TO`: what changes from one version or environment to another.
+/// `promptd diff DIR` (the push plan) or `promptd diff ID FROM TO`: what changes from one
+/// version or environment to another.
 pub async fn diff(args: DiffArgs) -> anyhow::Result<()> {
-    checked_id(&args.prompt_id)?;
+    let (id, from, to) = match args.args.as_slice() {
+        [dir] => {
+            return crate::gitops::diff_dir(std::path::Path::new(dir), &args.plan, &args.remote)
+                .await;
+        }
+        [id, from, to] => (id, from, to),
+        _ => bail!(
+            "promptd diff takes DIR (a folder of .prompt files) or ID FROM TO (a prompt and two versions), not {} arguments",
+            args.args.len()
+        ),
+    };
+    checked_id(id)?;
     let remote = Remote::new(&args.remote)?;
     let d = remote
         .get(
-            &format!("/prompts/{}/diff", args.prompt_id),
-            &[("from", args.from.clone()), ("to", args.to.clone())],
+            &format!("/prompts/{id}/diff"),
+            &[("from", from.clone()), ("to", to.clone())],
         )
         .await?;
     print!("{}", diff_text(&d));

@@ -55,6 +55,7 @@ route_table! {
     get "/prompts/trash" => prompts::trash,
     get "/history" => prompts::all_history,
     post "/prompts" => prompts::create,
+    post "/prompts/batch" => prompts::batch,
     post "/prompts/test" => run::test_prompt,
     get "/prompts/{prompt_id}" => prompts::info,
     put "/prompts/{prompt_id}" => prompts::update,

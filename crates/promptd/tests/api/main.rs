@@ -13,6 +13,7 @@ mod diff;
 mod dotprompt;
 mod errors;
 mod gateway;
+mod gitops;
 mod import;
 mod key_reach;
 mod keys;

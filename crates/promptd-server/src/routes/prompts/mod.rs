@@ -2,8 +2,10 @@
 //! in-memory index; writes (`write.rs`) go through one read-modify-write path; `render.rs`
 //! renders a stored prompt without calling a model; `preview.rs` renders an unsaved draft
 //! for the UI's editor; `diff.rs` compares two versions;
-//! `release.rs` promotes and rolls back; `ledger.rs` serves history, trash and restore.
+//! `release.rs` promotes and rolls back; `ledger.rs` serves history, trash and restore;
+//! `batch.rs` writes many prompts at once, all or nothing.
 
+mod batch;
 mod diff;
 mod ledger;
 mod preview;
@@ -12,6 +14,7 @@ mod release;
 mod render;
 mod write;
 
+pub use batch::{BATCH_PATH, batch};
 pub use diff::diff;
 pub use ledger::{MAX_HISTORY_LIMIT, all_history, history, restore, trash};
 pub use preview::preview;

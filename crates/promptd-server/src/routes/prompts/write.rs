@@ -90,7 +90,7 @@ impl FromBody for PromptPatch {
 }
 
 /// Checks the integration and compiles the template a write carries.
-fn validate_template(
+pub(super) fn validate_template(
     state: &AppState,
     params: &Map<String, Value>,
 ) -> ApiResult<promptd_template::Prompt> {
@@ -161,7 +161,7 @@ fn refuse_included(
     )))
 }
 
-fn refuse_config_type(info: &Map<String, Value>) -> ApiResult<()> {
+pub(super) fn refuse_config_type(info: &Map<String, Value>) -> ApiResult<()> {
     if info.get("prompt_type").and_then(Value::as_str) == Some("config") {
         return Err(ApiError::bad_request(
             "prompt_info.prompt_type 'config' is reserved for prompts loaded from the config file; send 'db' or leave it out.",
@@ -171,7 +171,11 @@ fn refuse_config_type(info: &Map<String, Value>) -> ApiResult<()> {
 }
 
 /// A protected environment changes only through promote or rollback, never by a direct write.
-fn refuse_protected(state: &AppState, id: &PromptId, env: &Environment) -> ApiResult<()> {
+pub(super) fn refuse_protected(
+    state: &AppState,
+    id: &PromptId,
+    env: &Environment,
+) -> ApiResult<()> {
     if state.settings.protected_environments.contains(env) {
         return Err(ApiError::Denied(promptd_core::Denied::Protected {
             environment: env.to_string(),
