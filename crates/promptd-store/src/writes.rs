@@ -39,7 +39,7 @@ pub(crate) async fn append_batch(
 ) -> Result<Vec<Result<PromptRecord, StoreError>>, StoreError> {
     let n = batch.len();
     let mut results: Vec<Option<Result<PromptRecord, StoreError>>> = (0..n).map(|_| None).collect();
-    // Groups in order of first appearance; each keeps its appends' positions in the batch.
+    // Groups by (prompt, environment); each keeps its appends' positions in the batch.
     let mut groups: Vec<Group> = Vec::new();
     for (i, item) in batch.into_iter().enumerate() {
         let key = (item.prompt_id.clone(), item.environment.clone());
@@ -48,6 +48,10 @@ pub(crate) async fn append_batch(
             None => groups.push((key, vec![(i, item)])),
         }
     }
+    // Lock numberings in one global order (by prompt, then environment): two instances
+    // committing batches that touch the same environments then queue instead of deadlocking.
+    groups
+        .sort_by(|(a, _), (b, _)| (a.0.as_str(), a.1.as_str()).cmp(&(b.0.as_str(), b.1.as_str())));
     let now = now_ms();
     let mut events = Vec::with_capacity(n);
     for ((prompt_id, environment), items) in groups {
