@@ -10,6 +10,7 @@ mod bounded;
 pub mod import;
 pub mod listen;
 mod migrate;
+mod outbox;
 mod queries;
 mod sql;
 mod writes;

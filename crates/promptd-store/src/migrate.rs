@@ -18,6 +18,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "ledger",
         include_str!("../migrations/sqlite/0003_ledger.sql"),
     ),
+    (
+        5,
+        "webhooks",
+        include_str!("../migrations/sqlite/0005_webhooks.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -34,6 +39,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         3,
         "ledger",
         include_str!("../migrations/postgres/0003_ledger.sql"),
+    ),
+    (
+        5,
+        "webhooks",
+        include_str!("../migrations/postgres/0005_webhooks.sql"),
     ),
 ];
 
