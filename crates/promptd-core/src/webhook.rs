@@ -136,13 +136,15 @@ pub trait WebhookStore: Send + Sync + 'static {
         now: i64,
     ) -> Result<i64, StoreError>;
     /// Leases up to `limit` due messages of enabled endpoints to `owner` until `lease_until`:
-    /// no other worker (on any instance) gets them before that time.
+    /// no other worker (on any instance) gets them before that time. An endpoint never holds
+    /// more than `per_endpoint` leases at once, so one that hangs cannot take every worker.
     async fn lease_due(
         &self,
         now: i64,
         lease_until: i64,
         owner: &str,
         limit: u32,
+        per_endpoint: u32,
     ) -> Result<Vec<Due>, StoreError>;
     /// Records an attempt at message `id` and what happens next, in one transaction.
     async fn record_attempt(

@@ -50,6 +50,9 @@ pub struct DeliveryOptions {
     pub poll: Duration,
     /// Attempts in flight at once per instance.
     pub concurrency: usize,
+    /// Attempts in flight at once per endpoint, across instances (a hanging endpoint holds no
+    /// more than these).
+    pub per_endpoint: u32,
 }
 
 impl Default for DeliveryOptions {
@@ -63,19 +66,23 @@ impl Default for DeliveryOptions {
             timeout: Duration::from_secs(10),
             poll: Duration::from_secs(1),
             concurrency: 16,
+            per_endpoint: 4,
         }
     }
 }
 
 impl DeliveryOptions {
-    /// How long a leased message belongs to its worker: well past one attempt's limit.
+    /// How long a leased message belongs to its worker: past one attempt's limit plus the time
+    /// to record it. A worker that died frees its messages after this.
     pub fn lease(&self) -> Duration {
-        self.timeout * 2 + Duration::from_secs(30)
+        self.timeout * 2 + Duration::from_secs(2)
     }
 
     /// The delay before attempt `n + 1` after `n` failed attempts (without jitter).
     pub fn backoff(&self, failed: u32) -> Duration {
-        let factor = 1u32.checked_shl(failed.saturating_sub(1)).unwrap_or(u32::MAX);
+        let factor = 1u32
+            .checked_shl(failed.saturating_sub(1))
+            .unwrap_or(u32::MAX);
         self.first_retry
             .checked_mul(factor)
             .unwrap_or(self.max_retry_interval)
@@ -214,7 +221,13 @@ impl Deliverer {
                 let limit = u32::try_from(free).unwrap_or(u32::MAX);
                 match self
                     .store
-                    .lease_due(now, now + ms(self.opts.lease()), &self.owner, limit)
+                    .lease_due(
+                        now,
+                        now + ms(self.opts.lease()),
+                        &self.owner,
+                        limit,
+                        self.opts.per_endpoint,
+                    )
                     .await
                 {
                     Ok(batch) => {
@@ -230,7 +243,9 @@ impl Deliverer {
                             });
                         }
                     }
-                    Err(e) => tracing::warn!(error = %promptd_core::error_chain(&e), "could not read the webhook outbox; will try again"),
+                    Err(e) => {
+                        tracing::warn!(error = %promptd_core::error_chain(&e), "could not read the webhook outbox; will try again")
+                    }
                 }
             }
             if full_batch {
@@ -238,10 +253,10 @@ impl Deliverer {
                 continue;
             }
             let wait = match self.store.next_due().await {
-                Ok(Some(t)) => Duration::from_millis(
-                    u64::try_from((t - now_ms()).max(10)).unwrap_or(10),
-                )
-                .min(self.opts.poll),
+                Ok(Some(t)) => {
+                    Duration::from_millis(u64::try_from((t - now_ms()).max(10)).unwrap_or(10))
+                        .min(self.opts.poll)
+                }
                 _ => self.opts.poll,
             };
             tokio::select! {
@@ -398,7 +413,10 @@ mod tests {
             other => panic!("{other:?}"),
         }
         let late = now + 86_400_000;
-        assert_eq!(o.next(&due(9, now, Some(late - 1000)), &failed(), late), Next::GiveUp);
+        assert_eq!(
+            o.next(&due(9, now, Some(late - 1000)), &failed(), late),
+            Next::GiveUp
+        );
     }
 
     #[test]
@@ -406,7 +424,10 @@ mod tests {
         let o = DeliveryOptions::default();
         let now = 2_000_000_000;
         let next = o.next(&due(30, now - 1000, Some(now - 86_400_000)), &failed(), now);
-        assert!(matches!(next, Next::Disable(ref r) if r.contains("webhooks_disable_after_s")), "{next:?}");
+        assert!(
+            matches!(next, Next::Disable(ref r) if r.contains("webhooks_disable_after_s")),
+            "{next:?}"
+        );
     }
 
     #[test]

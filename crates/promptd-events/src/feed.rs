@@ -64,7 +64,10 @@ impl Feed {
 
     /// A feed holding the newest `capacity` events of the store, so a client resuming with a
     /// recent cursor right after this instance started misses nothing.
-    pub async fn load(store: &dyn Store, capacity: usize) -> Result<Feed, promptd_core::StoreError> {
+    pub async fn load(
+        store: &dyn Store,
+        capacity: usize,
+    ) -> Result<Feed, promptd_core::StoreError> {
         let capacity = capacity.max(1);
         let mut newest = store
             .events(&EventQuery {

@@ -7,5 +7,5 @@ pub mod feed;
 pub mod sign;
 pub mod target;
 
-pub use delivery::{DeliveryOptions, Deliverer};
+pub use delivery::{Deliverer, DeliveryOptions};
 pub use feed::{Feed, Read};

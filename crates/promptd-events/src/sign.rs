@@ -20,11 +20,18 @@ pub fn new_secret() -> String {
 
 /// A secret that is not `whsec_` + base64.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("a webhook secret must be 'whsec_' followed by base64; delete the webhook and register it again")]
+#[error(
+    "a webhook secret must be 'whsec_' followed by base64; delete the webhook and register it again"
+)]
 pub struct BadSecret;
 
 /// The `webhook-signature` header value for one message.
-pub fn signature(secret: &str, msg_id: &str, timestamp: i64, body: &[u8]) -> Result<String, BadSecret> {
+pub fn signature(
+    secret: &str,
+    msg_id: &str,
+    timestamp: i64,
+    body: &[u8],
+) -> Result<String, BadSecret> {
     let key = STANDARD
         .decode(secret.strip_prefix(PREFIX).unwrap_or(secret))
         .map_err(|_| BadSecret)?;
@@ -34,7 +41,10 @@ pub fn signature(secret: &str, msg_id: &str, timestamp: i64, body: &[u8]) -> Res
     signed.extend_from_slice(timestamp.to_string().as_bytes());
     signed.push(b'.');
     signed.extend_from_slice(body);
-    Ok(format!("v1,{}", STANDARD.encode(hmac_sha256(&key, &signed))))
+    Ok(format!(
+        "v1,{}",
+        STANDARD.encode(hmac_sha256(&key, &signed))
+    ))
 }
 
 /// HMAC-SHA256 (RFC 2104).

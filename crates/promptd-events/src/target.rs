@@ -66,7 +66,9 @@ pub fn check_url(raw: &str, allow_private: bool) -> Result<Url, String> {
         None => return Err(format!("url: '{raw}' has no host")),
         Some(Host::Ipv4(v4)) => Some(IpAddr::V4(v4)),
         Some(Host::Ipv6(v6)) => Some(IpAddr::V6(v6)),
-        Some(Host::Domain(d)) if d.eq_ignore_ascii_case("localhost") || d.ends_with(".localhost") => {
+        Some(Host::Domain(d))
+            if d.eq_ignore_ascii_case("localhost") || d.ends_with(".localhost") =>
+        {
             Some(IpAddr::from([127, 0, 0, 1]))
         }
         Some(Host::Domain(_)) => None,
@@ -122,9 +124,8 @@ impl reqwest::dns::Resolve for GuardedResolver {
         let allow = self.allow_private;
         Box::pin(async move {
             let host = name.as_str().to_owned();
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .collect();
+            let addrs: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             if !allow && let Some(bad) = addrs.iter().find(|a| is_private(a.ip())) {
                 return Err(format!(
                     "{host} resolves to {}, a loopback or private address (promptd_settings.webhooks_allow_private is false)",
@@ -175,8 +176,16 @@ mod tests {
 
     #[test]
     fn urls_of_the_wrong_form_are_refused_with_a_reason() {
-        assert!(check_url("ftp://example.com/", false).unwrap_err().contains("scheme"));
-        assert!(check_url("not a url", false).unwrap_err().contains("not a URL"));
+        assert!(
+            check_url("ftp://example.com/", false)
+                .unwrap_err()
+                .contains("scheme")
+        );
+        assert!(
+            check_url("not a url", false)
+                .unwrap_err()
+                .contains("not a URL")
+        );
         assert!(
             check_url("https://user:pw@example.com/", false)
                 .unwrap_err()

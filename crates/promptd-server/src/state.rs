@@ -84,6 +84,13 @@ pub struct Settings {
     pub max_connections: usize,
     /// Days a deleted version stays in the trash before it is purged; 0 = kept forever.
     pub trash_retention_days: u32,
+    /// Ledger events kept in memory for watch streams (`watch_buffer_events`); a watcher whose
+    /// cursor is older than these is told to resync.
+    pub watch_buffer_events: usize,
+    /// Quiet time after which a watch stream sends a heartbeat comment (`watch_heartbeat_ms`).
+    pub watch_heartbeat: std::time::Duration,
+    /// Webhook delivery (`webhooks_*` settings).
+    pub webhooks: promptd_events::DeliveryOptions,
 }
 
 impl Default for Settings {
@@ -100,6 +107,9 @@ impl Default for Settings {
             body_read_timeout: std::time::Duration::from_secs(30),
             max_connections: 10_000,
             trash_retention_days: 30,
+            watch_buffer_events: 10_000,
+            watch_heartbeat: std::time::Duration::from_secs(15),
+            webhooks: promptd_events::DeliveryOptions::default(),
         }
     }
 }
@@ -153,6 +163,18 @@ pub struct App {
     pub cache_generation: std::sync::atomic::AtomicU64,
     /// The models of `model_list`, for running prompts.
     pub models: promptd_upstream::Models,
+    /// The newest ledger events, for watch streams (followed by a background task).
+    pub feed: Arc<promptd_events::Feed>,
+    /// Webhook endpoints and their outbox, and this instance's delivery worker (absent only
+    /// when the state was built without [`App::with_webhooks`]).
+    pub webhooks: Option<Webhooks>,
+}
+
+/// Where webhooks are kept and who delivers them.
+#[derive(Clone)]
+pub struct Webhooks {
+    pub store: Arc<dyn promptd_core::WebhookStore>,
+    pub deliverer: Arc<promptd_events::Deliverer>,
 }
 
 /// A serialised answer with its entity tag.
@@ -231,6 +253,7 @@ impl App {
         let by_prompt = entries_by_prompt(&index, rows);
         index.replace_all_stored(by_prompt);
         let keys = key_map(store.all_keys().await?);
+        let feed = promptd_events::Feed::load(store.as_ref(), settings.watch_buffer_events).await?;
         Ok(App {
             store,
             index: RwLock::new(index),
@@ -244,6 +267,8 @@ impl App {
             info_cache: RwLock::new(HashMap::new()),
             cache_generation: std::sync::atomic::AtomicU64::new(0),
             models: promptd_upstream::Models::default(),
+            feed: Arc::new(feed),
+            webhooks: None,
         })
     }
 
@@ -255,6 +280,11 @@ impl App {
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.list_cache.write().clear();
         self.info_cache.write().clear();
+        // Watchers and webhook deliveries follow the index: new events are in the store now.
+        self.feed.wake();
+        if let Some(w) = &self.webhooks {
+            w.deliverer.wake();
+        }
     }
 
     /// The generation to read before computing an answer to cache.
@@ -281,6 +311,22 @@ impl App {
             map.clear();
         }
         map.insert(key, value);
+    }
+
+    /// Sets where webhooks are kept; builds this instance's delivery worker (started by the
+    /// caller with [`promptd_events::Deliverer::run`]).
+    pub fn with_webhooks(
+        mut self,
+        store: Arc<dyn promptd_core::WebhookStore>,
+    ) -> Result<App, StartupError> {
+        let deliverer =
+            promptd_events::Deliverer::new(store.clone(), self.settings.webhooks.clone())
+                .map_err(StartupError::Webhooks)?;
+        self.webhooks = Some(Webhooks {
+            store,
+            deliverer: Arc::new(deliverer),
+        });
+        Ok(self)
     }
 
     /// Sets the models prompts run against.
@@ -760,4 +806,6 @@ pub enum StartupError {
     },
     #[error("cannot load the stored prompts and keys: {0}")]
     Store(#[from] promptd_core::StoreError),
+    #[error("{0}")]
+    Webhooks(String),
 }

@@ -58,18 +58,34 @@ const INSERT_HOOK_PROMPT: &str =
 const SELECT_HOOK_PROMPTS: &str =
     "SELECT webhook_id, prompt_id FROM webhook_prompts ORDER BY webhook_id, prompt_id";
 
-const LEASE_SQLITE: &str = "UPDATE webhook_outbox SET lease_until = $1, lease_owner = $2 \
-     WHERE id IN (SELECT o.id FROM webhook_outbox o JOIN webhooks w ON w.id = o.webhook_id \
+/// The due messages a lease may take (`$3` now, `$5` attempts in flight per endpoint at most):
+/// messages of enabled endpoints, numbered per endpoint so that an endpoint that hangs can hold
+/// at most `$5` leases at once (across every instance) and never the whole worker.
+const CANDIDATES: &str = "SELECT c.id FROM (SELECT o.id, o.webhook_id, \
+       ROW_NUMBER() OVER (PARTITION BY o.webhook_id ORDER BY o.id) AS rn \
+       FROM webhook_outbox o JOIN webhooks w ON w.id = o.webhook_id \
        WHERE o.state = 'pending' AND o.next_attempt_at <= $3 \
-         AND (o.lease_until IS NULL OR o.lease_until < $3) AND w.disabled_at IS NULL \
-       ORDER BY o.id LIMIT $4) \
-     RETURNING id";
-const LEASE_POSTGRES: &str = "UPDATE webhook_outbox SET lease_until = $1, lease_owner = $2 \
-     WHERE id IN (SELECT o.id FROM webhook_outbox o JOIN webhooks w ON w.id = o.webhook_id \
-       WHERE o.state = 'pending' AND o.next_attempt_at <= $3 \
-         AND (o.lease_until IS NULL OR o.lease_until < $3) AND w.disabled_at IS NULL \
-       ORDER BY o.id LIMIT $4 FOR UPDATE OF o SKIP LOCKED) \
-     RETURNING id";
+         AND (o.lease_until IS NULL OR o.lease_until < $3) AND w.disabled_at IS NULL) c \
+     WHERE c.rn + (SELECT COUNT(*) FROM webhook_outbox x WHERE x.webhook_id = c.webhook_id \
+         AND x.state = 'pending' AND x.lease_until >= $3) <= $5";
+
+fn lease_sql(backend: Backend) -> String {
+    match backend {
+        Backend::Sqlite => format!(
+            "UPDATE webhook_outbox SET lease_until = $1, lease_owner = $2 \
+             WHERE id IN ({CANDIDATES} ORDER BY c.id LIMIT $4) RETURNING id"
+        ),
+        // FOR UPDATE cannot sit with a window function, so the rows are locked one level up;
+        // the state and lease conditions are repeated there because PostgreSQL re-checks them
+        // on the newest row version after a concurrent lease committed.
+        Backend::Postgres => format!(
+            "UPDATE webhook_outbox SET lease_until = $1, lease_owner = $2 \
+             WHERE id IN (SELECT o.id FROM webhook_outbox o WHERE o.id IN ({CANDIDATES}) \
+               AND o.state = 'pending' AND (o.lease_until IS NULL OR o.lease_until < $3) \
+               ORDER BY o.id LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING id"
+        ),
+    }
+}
 
 /// The leased messages (`id IN (...)` appended by the caller).
 const SELECT_DUE: &str = "SELECT o.id, o.webhook_id, w.url, w.secret, o.event_type, o.payload, \
@@ -258,16 +274,14 @@ impl WebhookStore for SqlStore {
         lease_until: i64,
         owner: &str,
         limit: u32,
+        per_endpoint: u32,
     ) -> Result<Vec<Due>, StoreError> {
-        let lease = match self.backend() {
-            Backend::Sqlite => LEASE_SQLITE,
-            Backend::Postgres => LEASE_POSTGRES,
-        };
-        let leased: Vec<i64> = sqlx::query_scalar(lease)
+        let leased: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(lease_sql(self.backend())))
             .bind(lease_until)
             .bind(owner)
             .bind(now)
             .bind(i64::from(limit))
+            .bind(i64::from(per_endpoint))
             .fetch_all(self.pool())
             .await
             .map_err(map_err)?;
@@ -428,11 +442,15 @@ impl WebhookStore for SqlStore {
 #[async_trait]
 impl<S: WebhookStore + promptd_core::Store> WebhookStore for Bounded<S> {
     async fn create_webhook(&self, hook: &Webhook, secret: &str) -> Result<(), StoreError> {
-        self.limit("registering a webhook", self.inner().create_webhook(hook, secret))
-            .await
+        self.limit(
+            "registering a webhook",
+            self.inner().create_webhook(hook, secret),
+        )
+        .await
     }
     async fn webhooks(&self) -> Result<Vec<Webhook>, StoreError> {
-        self.limit("reading webhooks", self.inner().webhooks()).await
+        self.limit("reading webhooks", self.inner().webhooks())
+            .await
     }
     async fn webhook(&self, id: &str) -> Result<Option<Webhook>, StoreError> {
         self.limit("reading a webhook", self.inner().webhook(id))
@@ -462,10 +480,12 @@ impl<S: WebhookStore + promptd_core::Store> WebhookStore for Bounded<S> {
         lease_until: i64,
         owner: &str,
         limit: u32,
+        per_endpoint: u32,
     ) -> Result<Vec<Due>, StoreError> {
         self.limit(
             "leasing webhook messages",
-            self.inner().lease_due(now, lease_until, owner, limit),
+            self.inner()
+                .lease_due(now, lease_until, owner, limit, per_endpoint),
         )
         .await
     }

@@ -6,6 +6,8 @@ pub mod keys;
 pub mod prompts;
 pub mod run;
 pub mod utils;
+pub mod watch;
+pub mod webhooks;
 
 use axum::Router;
 
@@ -51,6 +53,7 @@ route_table! {
     get "/metrics" => health::metrics,
     get "/prompts/list" => prompts::list,
     get "/prompts/trash" => prompts::trash,
+    get "/prompts/watch" => watch::watch,
     get "/history" => prompts::all_history,
     post "/prompts" => prompts::create,
     post "/prompts/test" => run::test_prompt,
@@ -75,4 +78,9 @@ route_table! {
     get "/key/info" => keys::info,
     get "/key/list" => keys::list,
     post "/key/delete" => keys::delete,
+    post "/webhooks" => webhooks::create,
+    get "/webhooks" => webhooks::list,
+    delete "/webhooks/{webhook_id}" => webhooks::delete,
+    get "/webhooks/{webhook_id}/deliveries" => webhooks::deliveries,
+    post "/webhooks/{webhook_id}/test" => webhooks::test,
 }

@@ -28,3 +28,5 @@ mod render;
 mod repository_rules;
 mod run;
 mod template_limits;
+mod watch;
+mod webhooks;
