@@ -26,6 +26,11 @@ use tokio::net::TcpListener;
 pub use error::ApiError;
 pub use state::{App, AppState, ConfigPrompt, Settings};
 
+/// The webhook event types, for the OpenAPI document.
+pub(crate) fn webhook_event_types() -> Vec<String> {
+    promptd_core::webhook::event_types()
+}
+
 /// The complete application: every route, the API docs, and the fallbacks.
 pub fn app(state: AppState) -> Router {
     let body_limit = state.settings.max_body_bytes;
