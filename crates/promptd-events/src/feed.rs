@@ -46,6 +46,8 @@ pub struct Feed {
     capacity: usize,
     head: watch::Sender<i64>,
     wake: Notify,
+    /// Set at shutdown: every watch stream ends.
+    closed: std::sync::atomic::AtomicBool,
 }
 
 impl Feed {
@@ -59,6 +61,7 @@ impl Feed {
             capacity: capacity.max(1),
             head: watch::Sender::new(head),
             wake: Notify::new(),
+            closed: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -103,6 +106,17 @@ impl Feed {
     /// Watch streams open on this feed (receivers of [`Feed::subscribe`]).
     pub fn watchers(&self) -> usize {
         self.head.receiver_count()
+    }
+
+    /// Ends every watch stream (the server is shutting down).
+    pub fn close(&self) {
+        self.closed.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.head.send_modify(|_| {});
+    }
+
+    /// Whether [`Feed::close`] was called.
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Asks the follower to read new events now (called right after the index changed).

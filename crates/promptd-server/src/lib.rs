@@ -90,5 +90,12 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let limits = serve::Limits::from_settings(&state.settings);
+    // Watch streams never finish by themselves: end them when shutdown begins, so the server
+    // does not wait for them to drain.
+    let feed = state.feed.clone();
+    let shutdown = async move {
+        shutdown.await;
+        feed.close();
+    };
     serve::serve_router(listener, app(state), limits, shutdown).await
 }

@@ -152,7 +152,7 @@ struct Watcher {
 impl Watcher {
     /// The next bytes to send, waiting for them; `None` ends the stream.
     async fn next_chunk(&mut self) -> Option<Bytes> {
-        if self.done {
+        if self.done || self.feed.is_closed() {
             return None;
         }
         if !self.started {
@@ -163,6 +163,9 @@ impl Watcher {
             )));
         }
         loop {
+            if self.feed.is_closed() {
+                return None;
+            }
             match self.feed.read(self.cursor, BATCH) {
                 Read::Gone { head } => {
                     self.done = true;

@@ -260,6 +260,8 @@ async fn a_watcher_too_far_behind_the_feed_is_told_to_resync_and_dropped() {
     for i in 0..6 {
         app.create("p", &format!("User: {i}"), None).await;
     }
+    // The feed follows the store within milliseconds of each write; give it that time.
+    tokio::time::sleep(Duration::from_millis(200)).await;
     // Cursor 1 is older than the 3 events kept in memory.
     let mut w = Sse::open(&app.base, MASTER, "", Some("1")).await;
     let f = w.event(WAIT).await.expect("resync");
@@ -332,4 +334,21 @@ async fn an_event_written_on_one_instance_reaches_a_watcher_on_another_within_10
     }
     drop((a, b));
     db.cleanup().await;
+}
+
+#[tokio::test]
+async fn open_watch_streams_end_when_the_server_shuts_down() {
+    let app = TestApp::start().await;
+    let mut w = Sse::open(&app.base, MASTER, "", None).await;
+    let started = Instant::now();
+    let stopping = tokio::spawn(app.stop());
+    assert!(
+        w.frame(Duration::from_secs(5)).await.is_none(),
+        "the stream ends"
+    );
+    tokio::time::timeout(Duration::from_secs(5), stopping)
+        .await
+        .expect("the server stops without waiting for its watchers")
+        .unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5));
 }
