@@ -11,6 +11,7 @@ pub mod principal;
 pub mod record;
 pub mod store;
 pub mod time_fmt;
+pub mod webhook;
 
 pub use ids::{Environment, IdError, PromptId, PromptRef, Version, split_version_suffix};
 pub use index::{Entry, Index, Resolved};
@@ -27,3 +28,4 @@ pub use store::{
     Act, Append, BatchError, BatchOp, BatchOutcome, BoxError, Change, Check, Derive, Selection,
     Store, StoreError, error_chain,
 };
+pub use webhook::{AttemptResult, Due, Message, Next, Webhook, WebhookStore};

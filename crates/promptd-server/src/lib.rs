@@ -27,6 +27,11 @@ use tokio::net::TcpListener;
 pub use error::ApiError;
 pub use state::{App, AppState, ConfigPrompt, Settings};
 
+/// The webhook event types, for the OpenAPI document.
+pub(crate) fn webhook_event_types() -> Vec<String> {
+    promptd_core::webhook::event_types()
+}
+
 /// The complete application: every route, the API docs, and the fallbacks.
 pub fn app(state: AppState) -> Router {
     // `POST /prompts/batch` reads its own, larger limit (`max_batch_body_bytes`).
@@ -91,5 +96,12 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let limits = serve::Limits::from_settings(&state.settings);
+    // Watch streams never finish by themselves: end them when shutdown begins, so the server
+    // does not wait for them to drain.
+    let feed = state.feed.clone();
+    let shutdown = async move {
+        shutdown.await;
+        feed.close();
+    };
     serve::serve_router(listener, app(state), limits, shutdown).await
 }

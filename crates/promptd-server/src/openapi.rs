@@ -69,6 +69,8 @@ struct Op {
     parameters: Vec<Value>,
     body: Option<Value>,
     ok: Value,
+    /// The success status (`200` unless set).
+    ok_status: &'static str,
     errors: Vec<u16>,
     extra: Vec<(&'static str, Value)>,
     links: Option<Value>,
@@ -84,6 +86,7 @@ impl Op {
             parameters: Vec::new(),
             body: None,
             ok,
+            ok_status: "200",
             errors: Vec::new(),
             extra: Vec::new(),
             links: None,
@@ -110,6 +113,11 @@ impl Op {
         self.body = Some(body);
         self
     }
+    /// Answers `status` (201, 202) instead of 200 on success.
+    fn status(mut self, status: &'static str) -> Op {
+        self.ok_status = status;
+        self
+    }
     fn errors(mut self, e: &[u16]) -> Op {
         self.errors.extend_from_slice(e);
         self
@@ -131,7 +139,7 @@ impl Op {
         if let (Some(links), Value::Object(ok)) = (self.links, &mut self.ok) {
             ok.insert("links".into(), links);
         }
-        responses.insert("200".into(), self.ok);
+        responses.insert(self.ok_status.into(), self.ok);
         if self.secured {
             self.errors.push(401);
         }
@@ -168,6 +176,11 @@ impl Op {
 fn prompt_id_param(description: &str) -> Value {
     json!({"name": "prompt_id", "in": "path", "required": true, "description": description,
            "example": "greeting", "schema": {"type": "string", "pattern": ID_PATTERN}})
+}
+
+fn webhook_id_param() -> Value {
+    json!({"name": "webhook_id", "in": "path", "required": true, "description": "A webhook id (`wh_…`) from `POST /webhooks`.",
+           "schema": {"type": "string"}})
 }
 
 fn env_query(description: &str) -> Value {
@@ -411,6 +424,41 @@ fn operations() -> Vec<(&'static str, &'static str, &'static str, Value)> {
                     json!({"name": "after", "in": "query", "required": false, "description": "A `next_cursor` or event `cursor`: only later events (empty or absent: from the beginning).", "schema": {"type": "string", "pattern": "^[0-9]{0,18}$"}}),
                     int_query("limit", 1, u64::from(crate::routes::prompts::MAX_HISTORY_LIMIT), "Events per answer (default 100).")])
                 .errors(&[400, 403, 422])),
+        ("GET", "/prompts/watch", "watch_prompts",
+            Op::new("ledger", "A stream of every change (Server-Sent Events)", json!({
+                "description": "A `text/event-stream` that stays open: one event per ledger change (`id:` = its cursor, `data:` = a `WatchEvent`), `: heartbeat` comments with the cursor as `id:` when quiet, and a final `event: resync` when the watcher fell out of the server's memory (read the state again, then watch from its `head`).",
+                "content": {"text/event-stream": {"schema": r("WatchEvent")}}}))
+                .describe("Any key; events of prompts outside the key's allow-list are left out, and naming such a prompt in `prompt_id` is 403. Resume after a disconnect with the `Last-Event-ID` header (EventSource sends it by itself) or `after`: no event is missed, on any instance sharing the database.")
+                .params(vec![
+                    json!({"name": "prompt_id", "in": "query", "required": false, "description": "Only these prompts (repeat the parameter for several).", "style": "form", "explode": true, "schema": {"type": "array", "items": {"type": "string", "pattern": ID_PATTERN}}}),
+                    env_query("Only events of this environment."),
+                    json!({"name": "after", "in": "query", "required": false, "description": "Start after this cursor (as `Last-Event-ID`, which wins when both are sent); absent = from now on.", "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"}}),
+                    json!({"name": "Last-Event-ID", "in": "header", "required": false, "description": "The `id` of the last event received: the stream resumes right after it.", "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"}})])
+                .errors(&[400, 403, 422])),
+        ("POST", "/webhooks", "create_webhook",
+            Op::new("webhooks", "Register a webhook endpoint (its secret is shown only in this answer)", ok_json("The endpoint with its signing secret (`whsec_…`).", r("CreatedWebhook")))
+                .status("201")
+                .describe("Needs a `proxy_admin` key without an allow-list. Every ledger event of the subscribed types (and prompts) is queued for the endpoint in the transaction that records it, then delivered signed the Standard Webhooks way, retried with back-off for up to `webhooks_retry_for_s`. Loopback and private addresses are refused (400) unless `webhooks_allow_private` is true.")
+                .json_body(r("WebhookRequest"))
+                .errors(&[400, 403, 503])),
+        ("GET", "/webhooks", "list_webhooks",
+            Op::new("webhooks", "Registered webhook endpoints", ok_json("Every endpoint, without secrets.", r("WebhookList")))
+                .describe("Needs a `proxy_admin` key without an allow-list.")
+                .errors(&[403, 503])),
+        ("DELETE", "/webhooks/{webhook_id}", "delete_webhook",
+            Op::new("webhooks", "Delete a webhook endpoint and its queued messages", ok_json("The id deleted.", r("DeletedWebhook")))
+                .params(vec![webhook_id_param()])
+                .errors(&[403, 404, 503])),
+        ("GET", "/webhooks/{webhook_id}/deliveries", "webhook_deliveries",
+            Op::new("webhooks", "An endpoint's messages with every attempt and answer", ok_json("The endpoint and its newest messages, newest first.", r("WebhookDeliveries")))
+                .params(vec![webhook_id_param(), int_query("limit", 1, 500, "Messages to show (default 50).")])
+                .errors(&[400, 403, 404, 422, 503])),
+        ("POST", "/webhooks/{webhook_id}/test", "test_webhook",
+            Op::new("webhooks", "Send a test message to an endpoint", ok_json("The queued message; its attempts show in the deliveries.", r("QueuedWebhookMessage")))
+                .status("202")
+                .describe("Queues a `webhook.test` message, sent at once and retried like any other. 409 when the endpoint is disabled.")
+                .params(vec![webhook_id_param()])
+                .errors(&[403, 404, 409, 503])),
         ("POST", "/chat/completions", "chat_completions", chat()),
         ("POST", "/v1/chat/completions", "chat_completions_v1", chat()),
         ("GET", "/v1/models", "list_models_v1", models()),
@@ -994,6 +1042,85 @@ fn schemas(models: &[String]) -> Value {
                 "next_cursor": {"type": ["string", "null"]}
             }
         },
+        "WatchEvent": {
+            "type": "object",
+            "description": "The `data` of one watch event: the `/history` fields plus the ETag of the version it names while that version exists (null for delete and purge).",
+            "required": ["cursor", "prompt_id", "environment", "version", "kind", "etag", "created_at"],
+            "properties": {
+                "cursor": {"type": "string"}, "prompt_id": {"type": "string"},
+                "environment": {"type": ["string", "null"]}, "version": {"type": ["integer", "null"]},
+                "kind": {"type": "string"}, "etag": {"type": ["string", "null"]},
+                "source": {"type": ["string", "null"]}, "message": {"type": ["string", "null"]},
+                "actor": {"type": ["string", "null"]}, "content_sha256": {"type": ["string", "null"]},
+                "created_at": {"type": "string"}
+            }
+        },
+        "WebhookRequest": {
+            "type": "object", "required": ["url"],
+            "properties": {
+                "url": {"type": "string", "description": "An absolute http:// or https:// URL.", "example": "https://hooks.example.com/promptd"},
+                "event_types": {"type": "array", "items": {"type": "string", "enum": crate::webhook_event_types()}, "description": "Absent = every type."},
+                "prompt_ids": {"type": ["array", "null"], "items": {"type": "string", "pattern": ID_PATTERN}, "description": "Only these prompts; absent or null = every prompt."},
+                "description": {"type": ["string", "null"]}
+            }
+        },
+        "Webhook": {
+            "type": "object",
+            "required": ["id", "url", "event_types", "prompt_ids", "description", "created_at", "created_by", "disabled", "disabled_at", "disabled_reason", "failing_since"],
+            "properties": {
+                "id": {"type": "string"}, "url": {"type": "string"},
+                "event_types": {"type": "array", "items": {"type": "string"}},
+                "prompt_ids": {"type": ["array", "null"], "items": {"type": "string"}},
+                "description": {"type": ["string", "null"]},
+                "created_at": {"type": "string"}, "created_by": {"type": ["string", "null"]},
+                "disabled": {"type": "boolean"},
+                "disabled_at": {"type": ["string", "null"]},
+                "disabled_reason": {"type": ["string", "null"]},
+                "failing_since": {"type": ["string", "null"], "description": "When the current run of failed attempts began."}
+            }
+        },
+        "CreatedWebhook": {
+            "allOf": [{"$ref": "#/components/schemas/Webhook"},
+                      {"type": "object", "required": ["secret"], "properties": {"secret": {"type": "string", "description": "`whsec_` + base64 of the signing key. Shown only here."}}}]
+        },
+        "WebhookList": {
+            "type": "object", "required": ["webhooks"],
+            "properties": {"webhooks": {"type": "array", "items": {"$ref": "#/components/schemas/Webhook"}}}
+        },
+        "DeletedWebhook": {
+            "type": "object", "required": ["deleted"], "properties": {"deleted": {"type": "string"}}
+        },
+        "WebhookDeliveries": {
+            "type": "object", "required": ["webhook", "messages"],
+            "properties": {
+                "webhook": {"$ref": "#/components/schemas/Webhook"},
+                "messages": {"type": "array", "items": {
+                    "type": "object",
+                    "required": ["message_id", "event_type", "cursor", "state", "attempt_count", "created_at", "next_attempt_at", "delivered_at", "attempts"],
+                    "properties": {
+                        "message_id": {"type": "string", "description": "The `webhook-id` header, the same on every attempt."},
+                        "event_type": {"type": "string"},
+                        "cursor": {"type": ["string", "null"]},
+                        "state": {"type": "string", "enum": ["pending", "delivered", "failed", "disabled"]},
+                        "attempt_count": {"type": "integer"},
+                        "created_at": {"type": "string"},
+                        "next_attempt_at": {"type": ["string", "null"]},
+                        "delivered_at": {"type": ["string", "null"]},
+                        "attempts": {"type": "array", "items": {
+                            "type": "object", "required": ["at", "duration_ms", "status", "response", "error"],
+                            "properties": {
+                                "at": {"type": "string"}, "duration_ms": {"type": "integer"},
+                                "status": {"type": ["integer", "null"]},
+                                "response": {"type": ["string", "null"], "description": "The first 1 KiB of the answer."},
+                                "error": {"type": ["string", "null"]}
+                            }}}
+                    }}}
+            }
+        },
+        "QueuedWebhookMessage": {
+            "type": "object", "required": ["message_id", "state", "deliveries"],
+            "properties": {"message_id": {"type": "string"}, "state": {"type": "string"}, "deliveries": {"type": "string"}}
+        },
         "AllHistory": {
             "type": "object", "required": ["events", "next_cursor", "has_more"],
             "properties": {
@@ -1068,6 +1195,7 @@ pub fn document(models: &[String]) -> Value {
             {"name": "ledger", "description": "History of every change, the trash and restore."},
             {"name": "run", "description": "Running prompts against models from `model_list`."},
             {"name": "keys", "description": "Virtual keys."},
+            {"name": "webhooks", "description": "Signed notifications of every change, from a durable outbox."},
             {"name": "health", "description": "Probes and metrics."}
         ],
         "security": [{"bearer": []}],

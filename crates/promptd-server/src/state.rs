@@ -133,6 +133,13 @@ pub struct Settings {
     pub ui_sessions: promptd_ui::SessionLimits,
     /// Largest accepted body of `POST /prompts/batch`, in bytes (a whole folder of prompts).
     pub max_batch_body_bytes: usize,
+    /// Ledger events kept in memory for watch streams (`watch_buffer_events`); a watcher whose
+    /// cursor is older than these is told to resync.
+    pub watch_buffer_events: usize,
+    /// Quiet time after which a watch stream sends a heartbeat comment (`watch_heartbeat_ms`).
+    pub watch_heartbeat: std::time::Duration,
+    /// Webhook delivery (`webhooks_*` settings).
+    pub webhooks: promptd_events::DeliveryOptions,
 }
 
 impl Default for Settings {
@@ -152,6 +159,9 @@ impl Default for Settings {
             ui_secure_cookies: false,
             ui_sessions: promptd_ui::SessionLimits::default(),
             max_batch_body_bytes: 64 * 1024 * 1024,
+            watch_buffer_events: 10_000,
+            watch_heartbeat: std::time::Duration::from_secs(15),
+            webhooks: promptd_events::DeliveryOptions::default(),
         }
     }
 }
@@ -207,6 +217,18 @@ pub struct App {
     pub models: promptd_upstream::Models,
     /// The web UI's sign-in sessions (in memory: per instance).
     pub ui_sessions: promptd_ui::Sessions,
+    /// The newest ledger events, for watch streams (followed by a background task).
+    pub feed: Arc<promptd_events::Feed>,
+    /// Webhook endpoints and their outbox, and this instance's delivery worker (absent only
+    /// when the state was built without [`App::with_webhooks`]).
+    pub webhooks: Option<Webhooks>,
+}
+
+/// Where webhooks are kept and who delivers them.
+#[derive(Clone)]
+pub struct Webhooks {
+    pub store: Arc<dyn promptd_core::WebhookStore>,
+    pub deliverer: Arc<promptd_events::Deliverer>,
 }
 
 /// A serialised answer with its entity tag.
@@ -285,6 +307,7 @@ impl App {
         let by_prompt = entries_by_prompt(&index, rows);
         index.replace_all_stored(by_prompt);
         let keys = key_map(store.all_keys().await?);
+        let feed = promptd_events::Feed::load(store.as_ref(), settings.watch_buffer_events).await?;
         Ok(App {
             store,
             index: RwLock::new(index),
@@ -299,6 +322,8 @@ impl App {
             models: promptd_upstream::Models::default(),
             ui_sessions: promptd_ui::Sessions::new(settings.ui_sessions),
             settings,
+            feed: Arc::new(feed),
+            webhooks: None,
         })
     }
 
@@ -310,6 +335,11 @@ impl App {
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.list_cache.write().clear();
         self.info_cache.write().clear();
+        // Watchers and webhook deliveries follow the index: new events are in the store now.
+        self.feed.wake();
+        if let Some(w) = &self.webhooks {
+            w.deliverer.wake();
+        }
     }
 
     /// The generation to read before computing an answer to cache.
@@ -336,6 +366,22 @@ impl App {
             map.clear();
         }
         map.insert(key, value);
+    }
+
+    /// Sets where webhooks are kept; builds this instance's delivery worker (started by the
+    /// caller with [`promptd_events::Deliverer::run`]).
+    pub fn with_webhooks(
+        mut self,
+        store: Arc<dyn promptd_core::WebhookStore>,
+    ) -> Result<App, StartupError> {
+        let deliverer =
+            promptd_events::Deliverer::new(store.clone(), self.settings.webhooks.clone())
+                .map_err(StartupError::Webhooks)?;
+        self.webhooks = Some(Webhooks {
+            store,
+            deliverer: Arc::new(deliverer),
+        });
+        Ok(self)
     }
 
     /// Sets the models prompts run against.
@@ -904,4 +950,6 @@ pub enum StartupError {
     },
     #[error("cannot load the stored prompts and keys: {0}")]
     Store(#[from] promptd_core::StoreError),
+    #[error("{0}")]
+    Webhooks(String),
 }

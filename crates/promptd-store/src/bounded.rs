@@ -46,6 +46,15 @@ impl<S: Store> Bounded<S> {
     pub fn inner(&self) -> &S {
         &self.inner
     }
+
+    /// Runs `op` within the limit of one operation.
+    pub(crate) async fn limit<T>(
+        &self,
+        what: &str,
+        op: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        within(self.op_limit, what, op).await
+    }
 }
 
 async fn within<T>(

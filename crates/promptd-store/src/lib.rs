@@ -11,6 +11,7 @@ mod bounded;
 pub mod import;
 pub mod listen;
 mod migrate;
+mod outbox;
 mod queries;
 mod sql;
 mod writes;

@@ -6,7 +6,7 @@ use sqlx::{AssertSqlSafe, SqlSafeStr};
 
 use crate::backend::Backend;
 
-// Version 2 (PostgreSQL's change notifications) has no SQLite counterpart.
+// Versions 2 and 4 (PostgreSQL's change notifications) have no SQLite counterpart.
 const SQLITE: &[(i64, &str, &str)] = &[
     (
         1,
@@ -17,6 +17,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         3,
         "ledger",
         include_str!("../migrations/sqlite/0003_ledger.sql"),
+    ),
+    (
+        5,
+        "webhooks",
+        include_str!("../migrations/sqlite/0005_webhooks.sql"),
     ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
@@ -39,6 +44,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         4,
         "notify_versions",
         include_str!("../migrations/postgres/0004_notify_versions.sql"),
+    ),
+    (
+        5,
+        "webhooks",
+        include_str!("../migrations/postgres/0005_webhooks.sql"),
     ),
 ];
 

@@ -3,7 +3,8 @@
 //!
 //! **Invariant:** events are inserted by the transaction that makes the change they describe,
 //! and their numbers are taken last (`NEXT_SEQ` locks the ledger counter until the commit), so
-//! event numbers increase in commit order on every instance sharing the database.
+//! event numbers increase in commit order on every instance sharing the database. The same
+//! transaction queues each event's webhook messages in the outbox (`outbox::fill`).
 
 use promptd_core::time_fmt::now_ms;
 use promptd_core::{
@@ -316,7 +317,7 @@ pub(crate) async fn insert_events(
         }
         query.execute(&mut *tx).await.map_err(map_err)?;
     }
-    Ok(())
+    crate::outbox::fill(tx, first, last, now).await
 }
 
 /// `base` plus the selection's environment and version conditions, with their binds starting

@@ -294,6 +294,43 @@ impl ServeConfig {
             settings.max_connections =
                 usize::try_from(n).context("max_connections is too large")?;
         }
+        if let Some(n) = setting_u64(&file, "watch_buffer_events")? {
+            if n == 0 {
+                bail!("watch_buffer_events must be at least 1");
+            }
+            settings.watch_buffer_events =
+                usize::try_from(n).context("watch_buffer_events is too large")?;
+        }
+        if let Some(d) = millis(None, "watch_heartbeat_ms")? {
+            settings.watch_heartbeat = d;
+        }
+        if let Some(v) = file.settings.get("webhooks_allow_private") {
+            settings.webhooks.allow_private = v
+                .as_bool()
+                .context("promptd_settings.webhooks_allow_private must be true or false")?;
+        }
+        let seconds = |key: &str| -> anyhow::Result<Option<std::time::Duration>> {
+            Ok(match setting_u64(&file, key)? {
+                Some(0) => bail!("{key} must be at least 1 (seconds)"),
+                Some(n) => Some(std::time::Duration::from_secs(n)),
+                None => None,
+            })
+        };
+        if let Some(d) = seconds("webhooks_retry_for_s")? {
+            settings.webhooks.retry_for = d;
+        }
+        if let Some(d) = seconds("webhooks_disable_after_s")? {
+            settings.webhooks.disable_after = d;
+        }
+        if let Some(d) = millis(None, "webhooks_first_retry_ms")? {
+            settings.webhooks.first_retry = d;
+        }
+        if let Some(d) = millis(None, "webhooks_timeout_ms")? {
+            settings.webhooks.timeout = d;
+        }
+        if let Some(d) = millis(None, "webhooks_poll_ms")? {
+            settings.webhooks.poll = d;
+        }
         if let Some(n) = setting_u64(&file, "template_max_bytes")? {
             settings.engine.limits.max_bytes =
                 usize::try_from(n).context("template_max_bytes is too large")?;
@@ -367,21 +404,34 @@ pub async fn build_state(cfg: &ServeConfig, store: SqlStore) -> anyhow::Result<A
     // A client's write, queueing behind others included, answers within the same bound.
     let mut settings = cfg.settings.clone();
     settings.write_timeout = store.op_limit();
+    let store = Arc::new(store);
     let app = App::new(
-        Arc::new(store),
+        store.clone(),
         cfg.master_key.as_deref(),
         settings,
         cfg.file.prompts.clone(),
     )
     .await?
-    .with_models(models);
+    .with_models(models)
+    .with_webhooks(store)?;
     Ok(AppState(Arc::new(app)))
 }
 
-/// Starts the background work a running server needs: on PostgreSQL, the listener that keeps
+/// How often the ledger feed looks for new events when nothing woke it (a safety net: local
+/// writes and, on PostgreSQL, notifications from other instances wake it at once).
+const FEED_POLL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Starts the background work a running server needs: the ledger feed of watch streams, the
+/// webhook delivery worker, the trash's retention, and on PostgreSQL the listener that keeps
 /// this instance's memory in step with writes made by other instances.
 pub fn start_background(cfg: &ServeConfig, state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
     let mut tasks = Vec::new();
+    tasks.push(tokio::spawn(
+        state.feed.clone().follow(state.store.clone(), FEED_POLL),
+    ));
+    if let Some(w) = &state.webhooks {
+        tasks.push(tokio::spawn(w.deliverer.clone().run()));
+    }
     if state.settings.trash_retention_days > 0 {
         tasks.push(tokio::spawn(empty_trash(state.clone())));
     }

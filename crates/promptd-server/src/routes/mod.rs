@@ -8,6 +8,8 @@ pub mod prompts;
 pub mod run;
 pub mod ui;
 pub mod utils;
+pub mod watch;
+pub mod webhooks;
 
 use axum::Router;
 
@@ -53,6 +55,7 @@ route_table! {
     get "/metrics" => health::metrics,
     get "/prompts/list" => prompts::list,
     get "/prompts/trash" => prompts::trash,
+    get "/prompts/watch" => watch::watch,
     get "/history" => prompts::all_history,
     post "/prompts" => prompts::create,
     post "/prompts/batch" => prompts::batch,
@@ -80,4 +83,9 @@ route_table! {
     get "/key/list" => keys::list,
     post "/key/delete" => keys::delete,
     get "/beta/litellm_prompt_management" => gateway::litellm_prompt_management,
+    post "/webhooks" => webhooks::create,
+    get "/webhooks" => webhooks::list,
+    delete "/webhooks/{webhook_id}" => webhooks::delete,
+    get "/webhooks/{webhook_id}/deliveries" => webhooks::deliveries,
+    post "/webhooks/{webhook_id}/test" => webhooks::test,
 }

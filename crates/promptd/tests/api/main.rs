@@ -33,3 +33,5 @@ mod repository_rules;
 mod run;
 mod template_limits;
 mod ui_sessions;
+mod watch;
+mod webhooks;
