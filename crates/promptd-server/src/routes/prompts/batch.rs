@@ -151,9 +151,14 @@ fn refusal_text(e: &ApiError) -> String {
 
 fn refused(errors: Vec<Value>, total: usize) -> ApiError {
     let statuses: HashSet<u64> = errors.iter().filter_map(|e| e["status"].as_u64()).collect();
+    // The batch answers the items' common status (403 for all-denied, 412 for all-stale…);
+    // an item's malformed field is a 400 of the batch: 422 is kept for a malformed batch body
+    // (FastAPI's field list), and the items' own 422s are in `errors`.
     let status = match statuses.iter().next() {
-        Some(s) if statuses.len() == 1 => StatusCode::from_u16(u16::try_from(*s).unwrap_or(400))
-            .unwrap_or(StatusCode::BAD_REQUEST),
+        Some(s) if statuses.len() == 1 && *s != 422 => {
+            StatusCode::from_u16(u16::try_from(*s).unwrap_or(400))
+                .unwrap_or(StatusCode::BAD_REQUEST)
+        }
         _ => StatusCode::BAD_REQUEST,
     };
     ApiError::BatchRefused {
