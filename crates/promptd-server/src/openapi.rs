@@ -942,7 +942,7 @@ fn schemas(models: &[String]) -> Value {
                 }},
                 "message": {"type": ["string", "null"], "maxLength": 4096, "description": "Recorded with every version and removal the batch makes."},
                 "prune": {"type": ["boolean", "null"], "default": false},
-                "prune_environments": {"type": "array", "items": {"type": "string"}},
+                "prune_environments": {"type": ["array", "null"], "items": {"type": "string"}},
                 "dry_run": {"type": ["boolean", "null"], "default": false}
             }
         },

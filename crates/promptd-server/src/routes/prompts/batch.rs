@@ -44,8 +44,10 @@ impl FromBody for BatchRequest {
         let items = f.list("items");
         let message = f.message();
         let prune = f.bool("prune").unwrap_or(false);
+        // Absent or null: every environment of the folder's prompts.
         let prune_environments = f
-            .has("prune_environments")
+            .raw("prune_environments")
+            .is_some()
             .then(|| f.str_list("prune_environments"));
         let dry_run = f.bool("dry_run").unwrap_or(false);
         Some(BatchRequest {
