@@ -932,12 +932,12 @@ fn schemas(models: &[String]) -> Value {
                     "type": "object", "required": ["prompt_id", "litellm_params"],
                     "properties": {
                         "prompt_id": {"type": "string"},
-                        "environment": {"type": "string", "pattern": ENV_PATTERN, "description": "Default: `prompt_info.environment`, else `development`."},
+                        "environment": {"type": ["string", "null"], "pattern": ENV_PATTERN, "description": "Default (absent or null): `prompt_info.environment`, else `development`."},
                         "prompt_id": {"type": "string", "pattern": ID_PATTERN},
                         "litellm_params": litellm_params.clone(),
                         "prompt_info": prompt_info.clone(),
                         "message": {"type": ["string", "null"], "maxLength": 4096, "description": "Overrides the batch's message for this item."},
-                        "if_match": {"type": "string", "description": "An ETag the environment's latest version must still have (checked in the transaction)."}
+                        "if_match": {"type": ["string", "null"], "description": "An ETag the environment's latest version must still have (checked in the transaction); absent or null: no condition."}
                     }
                 }},
                 "message": {"type": ["string", "null"], "maxLength": 4096, "description": "Recorded with every version and removal the batch makes."},
