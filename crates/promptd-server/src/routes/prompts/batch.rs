@@ -40,6 +40,13 @@ impl FromBody for BatchRequest {
         if !f.has("items") {
             f.errors()
                 .push(crate::error::FieldError::missing(&["body", "items"]));
+        } else if f.raw("items").is_none() {
+            f.error(
+                "list_type",
+                "items",
+                "Input should be a valid list",
+                Some(&Value::Null),
+            );
         }
         let items = f.list("items");
         let message = f.message();
