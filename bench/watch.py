@@ -10,6 +10,7 @@ bounded. Prints a Markdown section for BENCHMARKS.md.
 """
 import http.client
 import json
+import statistics
 import os
 import resource
 import socket
@@ -24,6 +25,8 @@ PG = sys.argv[2] if len(sys.argv) > 2 else None
 KEY = "sk-bench-watch"
 HERE = os.path.dirname(os.path.abspath(__file__))
 WRITES = int(os.environ.get("WATCH_BENCH_WRITES", "300"))
+# Rounds of the alternating with/without read measurement (BENCH_WATCH_ROUNDS).
+ROUNDS = int(os.environ.get("BENCH_WATCH_ROUNDS", "5"))
 IDLE = int(os.environ.get("WATCH_BENCH_IDLE", "1000"))
 
 
@@ -135,13 +138,7 @@ def wrk(port):
     raise SystemExit(out)
 
 
-def idle_watchers(proc, port):
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 8192), hard))
-    wrk(port)  # warm-up
-    before_rps = wrk(port)
-    time.sleep(1)
-    before = rss_mib(proc.pid)
+def open_watchers(port):
     socks = []
     for _ in range(IDLE):
         s = socket.create_connection(("127.0.0.1", port))
@@ -150,15 +147,30 @@ def idle_watchers(proc, port):
     for s in socks:
         s.settimeout(5)
         assert b"200" in s.recv(4096).split(b"\r\n", 1)[0]
-    time.sleep(2)
-    after = rss_mib(proc.pid)
-    with_rps = wrk(port)
-    after_rps = None
-    for s in socks:
-        s.close()
+    return socks
+
+
+def idle_watchers(proc, port):
+    """Memory of IDLE watchers, and read throughput without and with them, alternating
+    ROUNDS times (medians): one 10 s run swings by ±10% on a shared 2-core machine."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 8192), hard))
+    wrk(port)  # warm-up
     time.sleep(1)
-    after_rps = wrk(port)
-    return before, after, before_rps, with_rps, after_rps
+    before = rss_mib(proc.pid)
+    after = None
+    without, with_ = [], []
+    for _ in range(ROUNDS):
+        without.append(wrk(port))
+        socks = open_watchers(port)
+        time.sleep(2)
+        if after is None:
+            after = rss_mib(proc.pid)
+        with_.append(wrk(port))
+        for s in socks:
+            s.close()
+        time.sleep(1)
+    return before, after, statistics.median(without), statistics.median(with_), (without, with_)
 
 
 def main():
@@ -194,9 +206,10 @@ def main():
     print()
     print(f"{IDLE} idle watchers: RSS {before:.1f} MiB -> {after:.1f} MiB "
           f"(+{after - before:.1f} MiB, {(after - before) * 1024 / IDLE:.1f} KiB each)")
-    print(f"GET /prompts/bench_watch/info, wrk c=32 10 s: {r0:.0f} req/s without watchers, "
-          f"{r1:.0f} req/s with {IDLE} idle watchers ({(r1 - r0) / r0 * 100:+.1f}%), "
-          f"{r2:.0f} req/s after they left")
+    print(f"GET /prompts/bench_watch/info, wrk c=32 10 s, {ROUNDS} rounds alternating (medians): "
+          f"{r0:.0f} req/s without watchers, {r1:.0f} req/s with {IDLE} idle watchers "
+          f"({(r1 - r0) / r0 * 100:+.1f}%); runs without {[round(x) for x in r2[0]]}, "
+          f"with {[round(x) for x in r2[1]]}")
 
 
 if __name__ == "__main__":
