@@ -231,6 +231,14 @@ pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
         {
             StoreError::unavailable("the database refused the operation", Some(Box::new(e)))
         }
+        // Transaction rollbacks (40: a deadlock or a serialization failure) write nothing and
+        // succeed when retried: the database is busy, not broken.
+        sqlx::Error::Database(db) if db.code().is_some_and(|c| c.starts_with("40")) => {
+            StoreError::unavailable(
+                "the database rolled the transaction back (a deadlock with another writer); nothing was written, retry",
+                Some(Box::new(e)),
+            )
+        }
         _ => StoreError::internal("the query failed", Some(Box::new(e))),
     }
 }
