@@ -208,6 +208,24 @@ pub struct PreconditionFailed {
     pub current: Option<String>,
 }
 
+impl PreconditionFailed {
+    /// Compare-and-swap: `Ok` when `if_match` (absent = no condition) accepts `current`, the
+    /// environment's latest entity tag; otherwise the failure naming it.
+    pub fn check(
+        if_match: Option<&str>,
+        environment: &Environment,
+        current: Option<String>,
+    ) -> Result<(), PreconditionFailed> {
+        match if_match {
+            Some(h) if !if_match_allows(h, current.as_deref()) => Err(PreconditionFailed {
+                environment: environment.clone(),
+                current,
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
 /// One recorded change.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {

@@ -343,17 +343,8 @@ impl Store for SqlStore {
         environment: &Environment,
         version: Version,
     ) -> Result<Option<PromptRecord>, StoreError> {
-        sqlx::query(q::SELECT_ONE_VERSION)
-            .bind(prompt_id.as_str())
-            .bind(environment.as_str())
-            .bind(i64::from(version))
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(map_err)?
-            .as_ref()
-            .map(prompt_row)
-            .transpose()
-            .map_err(map_err)
+        let mut conn = self.pool.acquire().await.map_err(map_err)?;
+        writes::one_version(&mut conn, prompt_id, environment, version).await
     }
 
     async fn apply_batch(&self, ops: Vec<BatchOp>) -> Result<Vec<BatchOutcome>, BatchError> {

@@ -8,9 +8,9 @@
 
 use promptd_core::time_fmt::now_ms;
 use promptd_core::{
-    Act, Append, BatchOp, BatchOutcome, BoxError, Check, Environment, Kind, NewEvent,
+    Act, Append, BatchOp, BatchOutcome, BoxError, Check, Environment, Kind, NewEvent, NewVersion,
     PreconditionFailed, PromptId, PromptRecord, PromptSource, Selection, StoreError, Version,
-    content_sha256, if_match_allows,
+    content_sha256,
 };
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyConnection, AssertSqlSafe, Row};
@@ -83,26 +83,12 @@ async fn append_group(
 ) -> Result<Vec<(usize, PromptRecord)>, StoreError> {
     // Lock the numbering (PostgreSQL: the counter row; SQLite: the database) before reading
     // anything, so every base read below includes every write committed before this one.
-    let mut last: i64 = sqlx::query_scalar(q::LOCK_NUMBERING)
-        .bind(prompt_id.as_str())
-        .bind(environment.as_str())
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(map_err)?;
+    let mut last = lock_numbering(tx, prompt_id, environment).await?;
     let needs_latest = items
         .iter()
         .any(|(_, a)| a.base == Some(None) || a.if_match.is_some());
     let mut latest: Option<PromptRecord> = if needs_latest {
-        sqlx::query(q::SELECT_LATEST_IN_ENV)
-            .bind(prompt_id.as_str())
-            .bind(environment.as_str())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(map_err)?
-            .as_ref()
-            .map(prompt_row)
-            .transpose()
-            .map_err(map_err)?
+        latest_in_env(tx, prompt_id, environment).await?
     } else {
         None
     };
@@ -113,17 +99,7 @@ async fn append_group(
             Some(None) => latest.clone(),
             Some(Some(v)) => match accepted.iter().find(|(_, r)| r.version == v) {
                 Some((_, r)) => Some(r.clone()),
-                None => sqlx::query(q::SELECT_ONE_VERSION)
-                    .bind(prompt_id.as_str())
-                    .bind(environment.as_str())
-                    .bind(i64::from(v))
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(map_err)?
-                    .as_ref()
-                    .map(prompt_row)
-                    .transpose()
-                    .map_err(map_err)?,
+                None => one_version(tx, prompt_id, environment, v).await?,
             },
         };
         let new = match (item.derive)(base.as_ref()) {
@@ -135,55 +111,22 @@ async fn append_group(
         };
         // The precondition is checked after the request itself was found valid (a malformed
         // write is refused as such, whatever its If-Match), still before anything is written.
-        if let Some(header) = &item.if_match {
-            let current = latest.as_ref().map(PromptRecord::etag);
-            if !if_match_allows(header, current.as_deref()) {
-                results[pos] = Some(Err(StoreError::Rejected(Box::new(PreconditionFailed {
-                    environment: environment.clone(),
-                    current,
-                }))));
-                continue;
-            }
+        let current = latest.as_ref().map(PromptRecord::etag);
+        if let Err(e) = PreconditionFailed::check(item.if_match.as_deref(), environment, current) {
+            results[pos] = Some(Err(StoreError::Rejected(Box::new(e))));
+            continue;
         }
-        if new.prompt_id != *prompt_id || new.environment != *environment {
-            return Err(StoreError::internal(
-                format!(
-                    "a derived version for {prompt_id}/{environment} was built for {}/{}",
-                    new.prompt_id, new.environment
-                ),
-                None,
-            ));
-        }
+        same_target(prompt_id, environment, &new)?;
         last += 1;
         let params = json_text(&new.litellm_params);
-        let info = json_text(&new.prompt_info);
-        let rec = PromptRecord {
-            id: uuid::Uuid::new_v4().to_string(),
-            prompt_id: new.prompt_id,
-            version: u32::try_from(last).unwrap_or(u32::MAX),
-            environment: new.environment,
-            created_by: new.created_by,
-            content_sha256: content_sha256(&params),
-            litellm_params: promptd_core::JsonObject::from_stored(&params),
-            prompt_info: promptd_core::JsonObject::from_stored(&info),
-            created_at: Some(now),
-            updated_at: Some(now),
-            source: PromptSource::Db,
-            provenance: new.provenance,
-        };
+        let rec = new_record(new, last, &params, now);
         latest = Some(rec.clone());
         accepted.push((pos, rec));
     }
     if accepted.is_empty() {
         return Ok(accepted);
     }
-    sqlx::query(q::SET_NUMBERING)
-        .bind(prompt_id.as_str())
-        .bind(environment.as_str())
-        .bind(last)
-        .execute(&mut *tx)
-        .await
-        .map_err(map_err)?;
+    set_numbering(tx, prompt_id, environment, last).await?;
     for chunk in accepted.chunks(VERSIONS_PER_INSERT) {
         insert_versions(tx, chunk.iter().map(|(_, r)| r), now).await?;
     }
@@ -570,6 +513,94 @@ pub(crate) async fn import(tx: &mut AnyConnection, rec: &PromptRecord) -> Result
     Ok(true)
 }
 
+/// Locks the numbering of (prompt, environment) until the commit and reads its last number
+/// (see `queries::LOCK_NUMBERING`).
+async fn lock_numbering(
+    tx: &mut AnyConnection,
+    prompt_id: &PromptId,
+    environment: &Environment,
+) -> Result<i64, StoreError> {
+    sqlx::query_scalar(q::LOCK_NUMBERING)
+        .bind(prompt_id.as_str())
+        .bind(environment.as_str())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(map_err)
+}
+
+/// Records `last` as the last number handed out (the numbering is locked by this transaction).
+async fn set_numbering(
+    tx: &mut AnyConnection,
+    prompt_id: &PromptId,
+    environment: &Environment,
+    last: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(q::SET_NUMBERING)
+        .bind(prompt_id.as_str())
+        .bind(environment.as_str())
+        .bind(last)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+    Ok(())
+}
+
+/// One live version (`None` when absent or trashed).
+pub(crate) async fn one_version(
+    conn: &mut AnyConnection,
+    prompt_id: &PromptId,
+    environment: &Environment,
+    version: Version,
+) -> Result<Option<PromptRecord>, StoreError> {
+    sqlx::query(q::SELECT_ONE_VERSION)
+        .bind(prompt_id.as_str())
+        .bind(environment.as_str())
+        .bind(i64::from(version))
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(map_err)?
+        .as_ref()
+        .map(prompt_row)
+        .transpose()
+        .map_err(map_err)
+}
+
+/// A derived version must be for the prompt and environment whose numbering was taken.
+fn same_target(
+    prompt_id: &PromptId,
+    environment: &Environment,
+    new: &NewVersion,
+) -> Result<(), StoreError> {
+    if new.prompt_id == *prompt_id && new.environment == *environment {
+        return Ok(());
+    }
+    Err(StoreError::internal(
+        format!(
+            "a derived version for {prompt_id}/{environment} was built for {}/{}",
+            new.prompt_id, new.environment
+        ),
+        None,
+    ))
+}
+
+/// The record of `new` as version `version`, whose `litellm_params` serialise to `params`.
+fn new_record(new: NewVersion, version: i64, params: &str, now: i64) -> PromptRecord {
+    PromptRecord {
+        id: uuid::Uuid::new_v4().to_string(),
+        prompt_id: new.prompt_id,
+        version: u32::try_from(version).unwrap_or(u32::MAX),
+        environment: new.environment,
+        created_by: new.created_by,
+        content_sha256: content_sha256(params),
+        litellm_params: promptd_core::JsonObject::from_stored(params),
+        prompt_info: promptd_core::JsonObject::from_stored(&json_text(&new.prompt_info)),
+        created_at: Some(now),
+        updated_at: Some(now),
+        source: PromptSource::Db,
+        provenance: new.provenance,
+    }
+}
+
 fn records(rows: &[AnyRow]) -> Result<Vec<PromptRecord>, StoreError> {
     rows.iter()
         .map(prompt_row)
@@ -621,18 +652,14 @@ pub(crate) async fn apply_batch(
                     .execute(&mut *tx)
                     .await
                     .map_err(map_err)?;
-                if let Some(header) = &if_match {
+                if if_match.is_some() {
                     let current = latest_in_env(tx, &prompt_id, &environment)
                         .await?
                         .map(|r| r.etag());
-                    if !if_match_allows(header, current.as_deref()) {
-                        refused.push((
-                            index,
-                            Box::new(PreconditionFailed {
-                                environment,
-                                current,
-                            }),
-                        ));
+                    if let Err(e) =
+                        PreconditionFailed::check(if_match.as_deref(), &environment, current)
+                    {
+                        refused.push((index, Box::new(e)));
                         continue;
                     }
                 }
@@ -676,78 +703,30 @@ async fn batch_append(
     skip_unchanged: bool,
     now: i64,
 ) -> Result<Result<BatchOutcome, BoxError>, StoreError> {
-    let last: i64 = sqlx::query_scalar(q::LOCK_NUMBERING)
-        .bind(item.prompt_id.as_str())
-        .bind(item.environment.as_str())
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(map_err)?;
-    let latest = latest_in_env(tx, &item.prompt_id, &item.environment).await?;
+    let (prompt_id, environment) = (&item.prompt_id, &item.environment);
+    let last = lock_numbering(tx, prompt_id, environment).await?;
+    let latest = latest_in_env(tx, prompt_id, environment).await?;
     let base = match item.base {
         None => None,
         Some(None) => latest.clone(),
-        Some(Some(v)) => sqlx::query(q::SELECT_ONE_VERSION)
-            .bind(item.prompt_id.as_str())
-            .bind(item.environment.as_str())
-            .bind(i64::from(v))
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(map_err)?
-            .as_ref()
-            .map(prompt_row)
-            .transpose()
-            .map_err(map_err)?,
+        Some(Some(v)) => one_version(tx, prompt_id, environment, v).await?,
     };
     let new = match (item.derive)(base.as_ref()) {
         Ok(new) => new,
         Err(e) => return Ok(Err(e)),
     };
-    if let Some(header) = &item.if_match {
-        let current = latest.as_ref().map(PromptRecord::etag);
-        if !if_match_allows(header, current.as_deref()) {
-            return Ok(Err(Box::new(PreconditionFailed {
-                environment: item.environment.clone(),
-                current,
-            })));
-        }
+    let current = latest.as_ref().map(PromptRecord::etag);
+    if let Err(e) = PreconditionFailed::check(item.if_match.as_deref(), environment, current) {
+        return Ok(Err(Box::new(e)));
     }
-    if new.prompt_id != item.prompt_id || new.environment != item.environment {
-        return Err(StoreError::internal(
-            format!(
-                "a derived version for {}/{} was built for {}/{}",
-                item.prompt_id, item.environment, new.prompt_id, new.environment
-            ),
-            None,
-        ));
-    }
+    same_target(prompt_id, environment, &new)?;
     let params = json_text(&new.litellm_params);
     let hash = content_sha256(&params);
     if skip_unchanged && let Some(latest) = latest.filter(|l| l.content_sha256 == hash) {
         return Ok(Ok(BatchOutcome::Unchanged(latest)));
     }
-    let version = last + 1;
-    sqlx::query(q::SET_NUMBERING)
-        .bind(item.prompt_id.as_str())
-        .bind(item.environment.as_str())
-        .bind(version)
-        .execute(&mut *tx)
-        .await
-        .map_err(map_err)?;
-    let info = json_text(&new.prompt_info);
-    let rec = PromptRecord {
-        id: uuid::Uuid::new_v4().to_string(),
-        prompt_id: new.prompt_id,
-        version: u32::try_from(version).unwrap_or(u32::MAX),
-        environment: new.environment,
-        created_by: new.created_by,
-        litellm_params: promptd_core::JsonObject::from_stored(&params),
-        prompt_info: promptd_core::JsonObject::from_stored(&info),
-        created_at: Some(now),
-        updated_at: Some(now),
-        source: PromptSource::Db,
-        provenance: new.provenance,
-        content_sha256: hash,
-    };
+    set_numbering(tx, prompt_id, environment, last + 1).await?;
+    let rec = new_record(new, last + 1, &params, now);
     insert_versions(tx, std::iter::once(&rec), now).await?;
     Ok(Ok(BatchOutcome::Created(rec)))
 }

@@ -108,16 +108,11 @@ async fn copy_into(
     if let Some(existing) = latest.filter(|e| e.record.content_sha256 == from.record.content_sha256)
     {
         // Unchanged: nothing to write, but a stale If-Match still fails.
-        if let Some(h) = &meta.if_match
-            && !promptd_core::if_match_allows(h, Some(&existing.record.etag()))
-        {
-            return Err(ApiError::PreconditionFailed(
-                promptd_core::PreconditionFailed {
-                    environment: to,
-                    current: Some(existing.record.etag()),
-                },
-            ));
-        }
+        promptd_core::PreconditionFailed::check(
+            meta.if_match.as_deref(),
+            &to,
+            Some(existing.record.etag()),
+        )?;
         return Ok(written(&existing));
     }
     // The copy has the source's template: reuse its compiled form (compiling it now if no read

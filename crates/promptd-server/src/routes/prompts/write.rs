@@ -542,28 +542,14 @@ async fn purge(
         actor: Some(writer.actor().to_owned()),
         message: None,
     };
-    if let Some(header) = conds.if_match {
-        // Compare-and-swap on purge: checked against the live versions first, in its own
-        // transaction would race; purge is an admin's deliberate act, so the check runs on the
-        // index under the write lock (below) instead.
-        let target = env
-            .clone()
-            .or_else(|| promptd_core::ledger::etag_environment(&header));
-        let current = target.as_ref().and_then(|e| {
-            state
-                .index
-                .read()
-                .resolve(&r.base, Some(e), None)
-                .map(|x| x.record.etag())
-        });
-        if !promptd_core::if_match_allows(&header, current.as_deref()) {
-            return Err(ApiError::PreconditionFailed(
-                promptd_core::PreconditionFailed {
-                    environment: target.unwrap_or_else(Environment::development),
-                    current,
-                },
-            ));
-        }
+    // Compare-and-swap on purge: purge is an admin's deliberate act, checked against this
+    // instance's index (the store's purge takes no check).
+    if conds.if_match.is_some() {
+        let live: Vec<promptd_core::PromptRecord> = (state.index.read().stored_entries(&r.base))
+            .iter()
+            .map(|e| e.record.clone())
+            .collect();
+        precondition(conds.if_match.as_deref(), env.clone(), &live)?;
     }
     let store = state.store.clone();
     let gone = state
@@ -588,20 +574,30 @@ pub(super) fn if_match_check(
 ) -> Option<promptd_core::Check> {
     let header = if_match?;
     Some(Box::new(move |live: &[promptd_core::PromptRecord]| {
-        let target = env.or_else(|| promptd_core::ledger::etag_environment(&header));
-        let current = target.as_ref().and_then(|e| {
-            live.iter()
-                .filter(|r| r.environment == *e)
-                .max_by_key(|r| r.version)
-                .map(promptd_core::PromptRecord::etag)
-        });
-        if promptd_core::if_match_allows(&header, current.as_deref()) {
-            Ok(())
-        } else {
-            Err(Box::new(promptd_core::PreconditionFailed {
-                environment: target.unwrap_or_else(Environment::development),
-                current,
-            }))
-        }
+        precondition(Some(&header), env, live).map_err(|e| e.into())
     }))
+}
+
+/// `If-Match` against the latest of `live`'s versions in `env`, or in the environment the tag
+/// names when the request names none.
+fn precondition(
+    if_match: Option<&str>,
+    env: Option<Environment>,
+    live: &[promptd_core::PromptRecord],
+) -> Result<(), promptd_core::PreconditionFailed> {
+    let Some(header) = if_match else {
+        return Ok(());
+    };
+    let target = env.or_else(|| promptd_core::ledger::etag_environment(header));
+    let current = target.as_ref().and_then(|e| {
+        live.iter()
+            .filter(|r| r.environment == *e)
+            .max_by_key(|r| r.version)
+            .map(promptd_core::PromptRecord::etag)
+    });
+    promptd_core::PreconditionFailed::check(
+        Some(header),
+        &target.unwrap_or_else(Environment::development),
+        current,
+    )
 }
