@@ -57,7 +57,7 @@ fn bench(case: &Value, n: u64) -> Result<Value, String> {
         std::hint::black_box(prompt.render(&data).map_err(|e| e.to_string())?);
     }
     let ns = start.elapsed().as_nanos() as f64 / n as f64;
-    Ok(json!({ "ns_per_render": ns }))
+    Ok(json!({ "ns_per_render": ns, "compiled": prompt.is_compiled() }))
 }
 
 fn main() {

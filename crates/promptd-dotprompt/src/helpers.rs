@@ -21,8 +21,9 @@ use serde_json::Value;
 
 /// A structural piece a helper put in the text.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Piece {
-    Role(String),
+pub enum Piece<'a> {
+    /// A role name (borrowed from the template when it is written there).
+    Role(std::borrow::Cow<'a, str>),
     History,
     Media {
         url: String,
@@ -61,7 +62,7 @@ pub enum Tripped {
 
 /// This thread's render in progress.
 pub struct RenderState {
-    pub pieces: Vec<Piece>,
+    pub pieces: Vec<Piece<'static>>,
     pub deadline: Instant,
     pub tripped: Option<Tripped>,
 }
@@ -98,7 +99,7 @@ pub fn check_deadline() -> Result<(), RenderError> {
 }
 
 /// Records a piece and writes its internal marker.
-fn put(out: &mut dyn Output, piece: Piece) -> HelperResult {
+fn put(out: &mut dyn Output, piece: Piece<'static>) -> HelperResult {
     let index = STATE.with(|s| {
         s.borrow_mut().as_mut().map(|st| {
             st.pieces.push(piece);
@@ -128,6 +129,17 @@ fn put(out: &mut dyn Output, piece: Piece) -> HelperResult {
 }
 
 const MARK_END_STR: &str = "\u{fdd1}";
+
+/// How many bytes the internal marker of piece `index` takes in the text.
+pub(crate) fn marker_len(index: usize) -> usize {
+    let mut digits = 1;
+    let mut n = index / 10;
+    while n > 0 {
+        digits += 1;
+        n /= 10;
+    }
+    marker_prefix().len() + digits + MARK_END_STR.len()
+}
 
 /// `MARK_START`, the nonce and `:`: the start of every internal marker.
 fn marker_prefix() -> &'static str {
@@ -175,7 +187,7 @@ fn js_string(v: Option<&Value>) -> String {
     }
 }
 
-fn is_role_name(s: &str) -> bool {
+pub(crate) fn is_role_name(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase())
 }
 
@@ -201,7 +213,7 @@ macro_rules! helper {
 helper!(RoleHelper, |h, _r, _ctx, _rc, out| {
     let role = js_string(h.param(0).map(|p| p.value()));
     if is_role_name(&role) {
-        put(out, Piece::Role(role))
+        put(out, Piece::Role(role.into()))
     } else {
         // The reference leaves such a marker in the text (or, at the start of a piece, takes
         // `System>>>rest` as the role and drops the text): neither is a prompt anyone meant.
@@ -237,28 +249,36 @@ helper!(MediaHelper, |h, _r, _ctx, _rc, out| {
 
 helper!(JsonHelper, |h, _r, _ctx, _rc, out| {
     let value = h.param(0).map(|p| p.value().clone()).unwrap_or(Value::Null);
-    // JSON.stringify's indent: a number, capped at 10; a string is used as is (10 chars at most).
-    let indent: String = match h.hash_get("indent").map(|p| p.value()) {
-        Some(Value::Number(n)) => " ".repeat(n.as_f64().unwrap_or(0.0).clamp(0.0, 10.0) as usize),
-        Some(Value::String(s)) => s.chars().take(10).collect(),
-        _ => String::new(),
-    };
-    let text = if indent.is_empty() {
-        serde_json::to_string(&value)
-    } else {
-        let mut buf = Vec::new();
-        let fmt = serde_json::ser::PrettyFormatter::with_indent(indent.as_bytes());
-        let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
-        serde::Serialize::serialize(&value, &mut ser)
-            .map(|()| String::from_utf8(buf).unwrap_or_default())
-    }
-    .map_err(|e| RenderErrorReason::Other(format!("json: {e}")))?;
+    let text = json_text(&value, h.hash_get("indent").map(|p| p.value()))
+        .map_err(|e| RenderErrorReason::Other(format!("json: {e}")))?;
     out.write(&text)?;
     Ok(())
 });
 
+/// What `{{json value indent=…}}` writes: JSON.stringify's indent is a number (capped at 10)
+/// or a string (its first 10 characters); anything else means no indent.
+pub(crate) fn json_text(
+    value: &Value,
+    indent: Option<&Value>,
+) -> Result<String, serde_json::Error> {
+    let indent: String = match indent {
+        Some(Value::Number(n)) => " ".repeat(n.as_f64().unwrap_or(0.0).clamp(0.0, 10.0) as usize),
+        Some(Value::String(s)) => s.chars().take(10).collect(),
+        _ => String::new(),
+    };
+    if indent.is_empty() {
+        serde_json::to_string(value)
+    } else {
+        let mut buf = Vec::new();
+        let fmt = serde_json::ser::PrettyFormatter::with_indent(indent.as_bytes());
+        let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
+        serde::Serialize::serialize(value, &mut ser)
+            .map(|()| String::from_utf8(buf).unwrap_or_default())
+    }
+}
+
 /// JavaScript truthiness of a JSON value.
-fn is_js_truthy(v: &Value) -> bool {
+pub(crate) fn is_js_truthy(v: &Value) -> bool {
     match v {
         Value::Null => false,
         Value::Bool(b) => *b,
@@ -270,7 +290,7 @@ fn is_js_truthy(v: &Value) -> bool {
 
 /// `===` on JSON values as JavaScript compares them: primitives by value (numbers as numbers),
 /// objects and arrays by identity, which for values read from JSON means never equal.
-fn js_strict_equal(a: Option<&Value>, b: Option<&Value>) -> bool {
+pub(crate) fn js_strict_equal(a: Option<&Value>, b: Option<&Value>) -> bool {
     match (a, b) {
         (None, None) => true,
         (Some(Value::Null), Some(Value::Null)) => true,

@@ -17,6 +17,7 @@ mod frontmatter;
 mod guard;
 mod helpers;
 mod messages;
+mod program;
 pub mod schema;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -136,6 +137,27 @@ fn missing_msg(names: &[String]) -> String {
     )
 }
 
+/// A key in a small object, compared in place (cheaper than hashing it) up to a few entries.
+pub(crate) fn get_key<'v>(m: &'v Map<String, Value>, key: &str) -> Option<&'v Value> {
+    if m.len() <= 8 {
+        m.iter().find(|(k, _)| k.as_str() == key).map(|(_, v)| v)
+    } else {
+        m.get(key)
+    }
+}
+
+/// Which renderer a render uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Engine {
+    /// The compiled renderer when the template compiled (see [`Prompt::is_compiled`]),
+    /// handlebars-rust otherwise and for every case the compiled one leaves to it. The same
+    /// answers as [`Engine::Handlebars`], faster.
+    #[default]
+    Auto,
+    /// handlebars-rust alone: the reference the compiled renderer is checked against.
+    Handlebars,
+}
+
 /// Finds a partial's text by name (`{{> name}}`), or `None` if there is no such partial.
 pub type PartialResolver<'a> = dyn Fn(&str) -> Option<String> + 'a;
 
@@ -181,6 +203,10 @@ struct Inner {
     body: String,
     /// Stack a render needs (see [`render_stack`]).
     render_stack: usize,
+    /// The template compiled for the fast renderer, when it has a shape that one mirrors.
+    program: Option<program::Compiled>,
+    /// `input.schema` of `metadata`, read once.
+    checker: Option<schema::Checker>,
 }
 
 /// A parsed Dotprompt with its partials resolved. Cheap to clone, safe to share.
@@ -376,6 +402,13 @@ impl Prompt {
         let render_stack = render_stack(main_depth + partial_depth);
         let mut schemas = opts.schemas.clone();
         let metadata = resolve_metadata(&base, None, &mut schemas, opts.schema_resolver)?;
+        // Partials and inline partials stay with handlebars-rust.
+        let program = if graph.is_empty() {
+            program::Compiled::new(&template)
+        } else {
+            None
+        };
+        let checker = schema_of(&metadata).map(schema::Checker::new);
         Ok(Prompt(Arc::new(Inner {
             registry,
             template,
@@ -387,6 +420,8 @@ impl Prompt {
             source: text.to_owned(),
             body: doc.template,
             render_stack,
+            program,
+            checker,
         })))
     }
 
@@ -459,19 +494,109 @@ impl Prompt {
         metadata: &Map<String, Value>,
         check: bool,
     ) -> Result<Vec<Message>, DotpromptError> {
-        let mut input = match metadata.get("input").and_then(|i| i.get("default")) {
-            Some(Value::Object(d)) => d.clone(),
-            _ => Map::new(),
+        self.render_with_engine(data, metadata, check, Engine::Auto)
+    }
+
+    /// True when renders of this prompt run the compiled renderer (no partials, and only the
+    /// helpers and shapes it mirrors); other prompts render with handlebars-rust.
+    pub fn is_compiled(&self) -> bool {
+        self.0.program.is_some()
+    }
+
+    /// [`Prompt::render_with_metadata`] with a choice of renderer.
+    pub fn render_with_engine(
+        &self,
+        data: &RenderData,
+        metadata: &Map<String, Value>,
+        check: bool,
+        engine: Engine,
+    ) -> Result<Vec<Message>, DotpromptError> {
+        let defaults = match metadata.get("input").and_then(|i| i.get("default")) {
+            Some(Value::Object(d)) => Some(d),
+            _ => None,
         };
-        for (k, v) in &data.input {
-            input.insert(k.clone(), v.clone());
+        let vars = schema::Data::Vars {
+            input: &data.input,
+            defaults,
+        };
+        if check && let Some(schema) = schema_of(metadata) {
+            match &self.0.checker {
+                Some(c) if std::ptr::eq(metadata, &self.0.metadata) => c.check(vars)?,
+                _ => schema::Checker::new(schema).check(vars)?,
+            }
         }
-        let input = Value::Object(input);
-        if check && let Some(schema) = metadata.get("input").and_then(|i| i.get("schema")) {
-            schema::check(schema, &input)?;
-        }
+        let root = program::Root::new(&data.input, defaults);
         let stack = self.0.render_stack;
-        stacker::maybe_grow(stack, stack, || self.render_inner(input, data, metadata))
+        stacker::maybe_grow(stack, stack, || {
+            if let (Engine::Auto, Some(p)) = (engine, &self.0.program) {
+                match self.render_compiled(p, &root, data, metadata) {
+                    Ok(messages) => return Ok(messages),
+                    Err(program::Stop::Limit(t)) => return Err(self.limit_error(t)),
+                    // A case the compiled renderer leaves to handlebars-rust.
+                    Err(program::Stop::Fallback) => {}
+                }
+            }
+            self.render_inner(root.into_merged(), data, metadata)
+        })
+    }
+
+    fn render_compiled(
+        &self,
+        p: &program::Compiled,
+        root: &program::Root<'_>,
+        data: &RenderData,
+        metadata: &Map<String, Value>,
+    ) -> Result<Vec<Message>, program::Stop> {
+        let inner = &self.0;
+        let params: Vec<(String, std::borrow::Cow<'_, Value>)> = inner
+            .data_names
+            .iter()
+            .map(|n| {
+                let v = match data.context.get(n) {
+                    Some(v) => std::borrow::Cow::Borrowed(v),
+                    None if n == "metadata" => {
+                        std::borrow::Cow::Owned(metadata_data(metadata, data))
+                    }
+                    None => std::borrow::Cow::Owned(Value::Null),
+                };
+                (format!("{}{n}", guard::DATA_PARAM_PREFIX), v)
+            })
+            .collect();
+        let deadline = Instant::now() + inner.limits.max_render_time;
+        let out = program::Run::new(
+            root,
+            &params,
+            p.text_hint,
+            inner.limits.max_output_bytes,
+            deadline,
+        )
+        .run(&p.program)?;
+        Ok(messages::to_messages_at(
+            &out.text,
+            &out.offsets,
+            &out.pieces,
+            &data.messages,
+        ))
+    }
+
+    fn limit_error(&self, which: helpers::Tripped) -> DotpromptError {
+        let limits = &self.0.limits;
+        match which {
+            helpers::Tripped::Output => DotpromptError::LimitExceeded {
+                limit: "max_output_bytes",
+                message: format!(
+                    "the rendered text passed {} bytes; render less (smaller variables, fewer loop iterations)",
+                    limits.max_output_bytes
+                ),
+            },
+            helpers::Tripped::Time => DotpromptError::LimitExceeded {
+                limit: "max_render_time",
+                message: format!(
+                    "the render ran longer than {} ms; render less (smaller variables, fewer loop iterations)",
+                    limits.max_render_time.as_millis()
+                ),
+            },
+        }
     }
 
     fn render_inner(
@@ -482,18 +607,7 @@ impl Prompt {
     ) -> Result<Vec<Message>, DotpromptError> {
         let inner = &self.0;
         let ctx = Context::from(input);
-        // `@metadata`: {prompt: the metadata without input, messages}, built only when read.
-        let meta = || {
-            let mut prompt_meta = metadata.clone();
-            prompt_meta.remove("input");
-            let mut meta = Map::new();
-            meta.insert("prompt".into(), Value::Object(prompt_meta));
-            meta.insert(
-                "messages".into(),
-                serde_json::to_value(&data.messages).unwrap_or(Value::Null),
-            );
-            Value::Object(meta)
-        };
+        let meta = || metadata_data(metadata, data);
         let params: Vec<(String, Value)> = inner
             .data_names
             .iter()
@@ -527,29 +641,30 @@ impl Prompt {
         let (pieces, tripped) = state.map_or((Vec::new(), None), |s| (s.pieces, s.tripped));
         drop(rc);
         match (result, tripped) {
-            (_, Some(helpers::Tripped::Output)) => {
-                return Err(DotpromptError::LimitExceeded {
-                    limit: "max_output_bytes",
-                    message: format!(
-                        "the rendered text passed {} bytes; render less (smaller variables, fewer loop iterations)",
-                        inner.limits.max_output_bytes
-                    ),
-                });
-            }
-            (_, Some(helpers::Tripped::Time)) => {
-                return Err(DotpromptError::LimitExceeded {
-                    limit: "max_render_time",
-                    message: format!(
-                        "the render ran longer than {} ms; render less (smaller variables, fewer loop iterations)",
-                        inner.limits.max_render_time.as_millis()
-                    ),
-                });
-            }
+            (_, Some(t)) => return Err(self.limit_error(t)),
             (Err(e), None) => return Err(render_error(&e)),
             (Ok(()), None) => {}
         }
         Ok(messages::to_messages(&out.buf, &pieces, &data.messages))
     }
+}
+
+/// `@metadata`: {prompt: the metadata without input, messages}, built only when read.
+fn metadata_data(metadata: &Map<String, Value>, data: &RenderData) -> Value {
+    let mut prompt_meta = metadata.clone();
+    prompt_meta.remove("input");
+    let mut meta = Map::new();
+    meta.insert("prompt".into(), Value::Object(prompt_meta));
+    meta.insert(
+        "messages".into(),
+        serde_json::to_value(&data.messages).unwrap_or(Value::Null),
+    );
+    Value::Object(meta)
+}
+
+/// `input.schema` of resolved metadata.
+fn schema_of(metadata: &Map<String, Value>) -> Option<&Value> {
+    metadata.get("input").and_then(|i| i.get("schema"))
 }
 
 fn render_error(e: &handlebars::RenderError) -> DotpromptError {

@@ -82,22 +82,6 @@ fn segments(text: &str) -> Vec<Seg<'_>> {
     out
 }
 
-struct Source<'a> {
-    role: String,
-    segs: Vec<&'a Seg<'a>>,
-    content: Option<Vec<Part>>,
-    metadata: Option<Map<String, Value>>,
-}
-
-impl Source<'_> {
-    fn is_blank(&self) -> bool {
-        self.segs.iter().all(|s| match s {
-            Seg::Text(t) => js_trim(t).is_empty(),
-            Seg::Mark(_) => false,
-        })
-    }
-}
-
 fn history_metadata(m: &Message) -> Message {
     let mut meta = m.metadata.clone().unwrap_or_default();
     meta.insert("purpose".into(), Value::String("history".into()));
@@ -108,89 +92,87 @@ fn history_metadata(m: &Message) -> Message {
     }
 }
 
-/// The messages of a rendered text whose helpers produced `pieces`.
-pub fn to_messages(text: &str, pieces: &[Piece], history: &[Message]) -> Vec<Message> {
-    let segs = segments(text);
-    let piece = |i: usize| pieces.get(i);
-    // Level 1: role and history markers; the text between them (with part markers) is a
-    // piece, dropped when it is only white space.
-    let mut sources: Vec<Source<'_>> = vec![Source {
-        role: "user".into(),
-        segs: Vec::new(),
-        content: None,
-        metadata: None,
-    }];
-    let mut current = 0usize;
-    let mut chunk: Vec<&Seg<'_>> = Vec::new();
-    fn flush<'s>(chunk: &mut Vec<&'s Seg<'s>>, sources: &mut [Source<'s>], current: usize) {
+/// The messages of a rendered text whose helpers produced `pieces` (their internal markers
+/// are in the text).
+pub fn to_messages(text: &str, pieces: &[Piece<'_>], history: &[Message]) -> Vec<Message> {
+    build(&segments(text), pieces, history)
+}
+
+/// The messages of a text with no markers in it, whose piece `i` sits at byte `offsets[i]`
+/// (what the compiled renderer produces): the same segments [`segments`] finds in the marked
+/// text.
+pub fn to_messages_at(
+    text: &str,
+    offsets: &[usize],
+    pieces: &[Piece<'_>],
+    history: &[Message],
+) -> Vec<Message> {
+    let mut segs = Vec::with_capacity(offsets.len() * 2 + 1);
+    let mut last = 0;
+    for (i, &at) in offsets.iter().enumerate() {
+        if at > last {
+            segs.push(Seg::Text(&text[last..at]));
+        }
+        segs.push(Seg::Mark(i));
+        last = at;
+    }
+    if last < text.len() {
+        segs.push(Seg::Text(&text[last..]));
+    }
+    build(&segs, pieces, history)
+}
+
+/// Messages from segments. A role or history marker ends the text before it (dropped when it
+/// is only white space, or there is none); that text is a message of the role named last
+/// (`user` at first, `model` after history), split into parts at media and section markers.
+fn build(segs: &[Seg<'_>], pieces: &[Piece<'_>], history: &[Message]) -> Vec<Message> {
+    let mut messages = Vec::with_capacity(pieces.len() + 1);
+    let mut role: &str = "user";
+    let mut start = 0;
+    let emit = |messages: &mut Vec<Message>, role: &str, chunk: &[Seg<'_>]| {
         let blank = chunk.iter().all(|s| match s {
             Seg::Text(t) => js_trim(t).is_empty(),
             Seg::Mark(_) => false,
         });
-        if !blank && let Some(s) = sources.get_mut(current) {
-            s.segs.extend(chunk.iter().copied());
+        if !blank {
+            messages.push(Message {
+                role: role.to_owned(),
+                content: to_parts(chunk, pieces),
+                metadata: None,
+            });
         }
-        chunk.clear();
-    }
-    // Lifetimes: `chunk` borrows `segs`, which outlives the loop.
-    let segs_ref: &Vec<Seg<'_>> = &segs;
-    for seg in segs_ref {
-        match seg {
-            Seg::Mark(i) => match piece(*i) {
-                Some(Piece::Role(role)) => {
-                    flush(&mut chunk, &mut sources, current);
-                    if sources[current].is_blank() {
-                        sources[current].role = role.clone();
-                    } else {
-                        sources.push(Source {
-                            role: role.clone(),
-                            segs: Vec::new(),
-                            content: None,
-                            metadata: None,
-                        });
-                        current = sources.len() - 1;
-                    }
-                }
-                Some(Piece::History) => {
-                    flush(&mut chunk, &mut sources, current);
-                    for m in history {
-                        let h = history_metadata(m);
-                        sources.push(Source {
-                            role: h.role,
-                            segs: Vec::new(),
-                            content: Some(h.content),
-                            metadata: h.metadata,
-                        });
-                    }
-                    sources.push(Source {
-                        role: "model".into(),
-                        segs: Vec::new(),
-                        content: None,
-                        metadata: None,
-                    });
-                    current = sources.len() - 1;
-                }
-                _ => chunk.push(seg),
-            },
-            Seg::Text(_) => chunk.push(seg),
+    };
+    for (i, seg) in segs.iter().enumerate() {
+        let Seg::Mark(m) = seg else { continue };
+        match pieces.get(*m) {
+            Some(Piece::Role(r)) => {
+                emit(&mut messages, role, &segs[start..i]);
+                role = r.as_ref();
+                start = i + 1;
+            }
+            Some(Piece::History) => {
+                emit(&mut messages, role, &segs[start..i]);
+                messages.extend(history.iter().map(history_metadata));
+                role = "model";
+                start = i + 1;
+            }
+            _ => {}
         }
     }
-    flush(&mut chunk, &mut sources, current);
-    let messages: Vec<Message> = sources
-        .into_iter()
-        .filter(|s| s.content.is_some() || !s.segs.is_empty())
-        .map(|s| Message {
-            role: s.role,
-            content: s.content.unwrap_or_else(|| to_parts(&s.segs, pieces)),
-            metadata: s.metadata,
-        })
-        .collect();
+    emit(&mut messages, role, &segs[start..]);
     insert_history(messages, history)
 }
 
-fn to_parts(segs: &[&Seg<'_>], pieces: &[Piece]) -> Vec<Part> {
-    let mut parts = Vec::new();
-    let mut text = String::new();
+fn to_parts(segs: &[Seg<'_>], pieces: &[Piece<'_>]) -> Vec<Part> {
+    let mut parts = Vec::with_capacity(1);
+    let mut text = String::with_capacity(
+        segs.iter()
+            .map(|s| match s {
+                Seg::Text(t) => t.len(),
+                Seg::Mark(_) => 0,
+            })
+            .sum(),
+    );
     let flush = |text: &mut String, parts: &mut Vec<Part>| {
         if !js_trim(text).is_empty() {
             parts.push(Part::Text {

@@ -1,6 +1,8 @@
 //! Picoschema → JSON Schema, as the JavaScript reference's `PicoschemaParser` converts it, and
 //! the check of input variables against the resulting schema (type errors named by field).
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value};
 
 use crate::DotpromptError;
@@ -223,12 +225,7 @@ fn matches_type(ty: &str, v: &Value) -> bool {
 /// `properties`, `required`, `items`, `enum`, a schema in `additionalProperties`). Missing
 /// required fields are reported all at once, then the first mismatch, named by its path.
 pub fn check(schema: &Value, data: &Value) -> Result<(), DotpromptError> {
-    let mut missing = Vec::new();
-    required_missing(schema, data, "", &mut missing);
-    if !missing.is_empty() {
-        return Err(DotpromptError::MissingVariables { names: missing });
-    }
-    check_at(schema, data, &At::Root, 0)
+    Checker::new(schema).check(Data::Value(data))
 }
 
 fn join(path: &str, key: &str) -> String {
@@ -260,93 +257,324 @@ impl At<'_> {
     }
 }
 
-fn required_missing(schema: &Value, data: &Value, path: &str, out: &mut Vec<String>) {
-    let (Some(s), Value::Object(d)) = (schema.as_object(), data) else {
-        return;
-    };
-    if let Some(Value::Array(req)) = s.get("required") {
-        for name in req.iter().filter_map(Value::as_str) {
-            if !d.contains_key(name) {
-                out.push(join(path, name));
+/// A JSON Schema read once into the keywords [`check`] uses, so a check looks nothing up by
+/// name (a prompt keeps the checker of its `input.schema`).
+#[derive(Debug, Clone)]
+pub struct Checker {
+    /// False when the schema is not an object: nothing is checked.
+    object: bool,
+    types: Types,
+    enumeration: Option<Vec<Value>>,
+    required: Vec<String>,
+    properties: Option<Properties>,
+    /// `additionalProperties` when it is a schema (an object).
+    additional: Option<Box<Checker>>,
+    items: Option<Box<Checker>>,
+}
+
+#[derive(Debug, Clone)]
+enum Types {
+    /// No `type`, or one that is neither a string nor an array: anything goes.
+    Any,
+    One(Ty),
+    /// A list of names; a list with no string in it accepts anything.
+    Many(Vec<Ty>),
+}
+
+/// A `type` name, read once ([`matches_type`] on its name).
+#[derive(Debug, Clone)]
+struct Ty {
+    name: String,
+    kind: TyKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TyKind {
+    Null,
+    Boolean,
+    String,
+    Array,
+    Object,
+    Number,
+    Integer,
+    /// Any other name: not checked.
+    Other,
+}
+
+impl Ty {
+    fn new(name: &str) -> Ty {
+        let kind = match name {
+            "null" => TyKind::Null,
+            "boolean" => TyKind::Boolean,
+            "string" => TyKind::String,
+            "array" => TyKind::Array,
+            "object" => TyKind::Object,
+            "number" => TyKind::Number,
+            "integer" => TyKind::Integer,
+            _ => TyKind::Other,
+        };
+        Ty {
+            name: name.to_owned(),
+            kind,
+        }
+    }
+
+    /// [`matches_type`] for this name; `None` stands for the render's variables (an object).
+    fn matches(&self, v: Option<&Value>) -> bool {
+        match (self.kind, v) {
+            (TyKind::Other, _) => true,
+            (TyKind::Object, None) => true,
+            (_, None) => false,
+            (TyKind::Null, Some(v)) => v.is_null(),
+            (TyKind::Boolean, Some(v)) => v.is_boolean(),
+            (TyKind::String, Some(v)) => v.is_string(),
+            (TyKind::Array, Some(v)) => v.is_array(),
+            (TyKind::Object, Some(v)) => v.is_object(),
+            (TyKind::Number, Some(v)) => v.is_number(),
+            (TyKind::Integer, Some(v)) => matches_type("integer", v),
+        }
+    }
+}
+
+/// `properties` in schema order, with an index by name when there are many.
+#[derive(Debug, Clone)]
+struct Properties {
+    list: Vec<(String, Checker)>,
+    index: Option<std::collections::HashMap<String, usize>>,
+}
+
+impl Properties {
+    fn get(&self, key: &str) -> Option<&Checker> {
+        match &self.index {
+            Some(ix) => ix.get(key).map(|i| &self.list[*i].1),
+            None => self.list.iter().find(|(k, _)| k == key).map(|(_, c)| c),
+        }
+    }
+}
+
+/// The data a check walks: a JSON value, or the render's variables over `input.default`
+/// (read without merging them).
+#[derive(Clone, Copy)]
+pub enum Data<'v> {
+    Value(&'v Value),
+    Vars {
+        input: &'v Map<String, Value>,
+        defaults: Option<&'v Map<String, Value>>,
+    },
+}
+
+impl<'v> Data<'v> {
+    fn get(&self, key: &str) -> Option<&'v Value> {
+        match self {
+            Data::Value(Value::Object(m)) => crate::get_key(m, key),
+            Data::Value(_) => None,
+            Data::Vars { input, defaults } => {
+                crate::get_key(input, key).or_else(|| defaults.and_then(|d| crate::get_key(d, key)))
             }
         }
     }
-    if let Some(Value::Object(props)) = s.get("properties") {
-        for (k, sub) in props {
-            if let Some(v) = d.get(k) {
-                required_missing(sub, v, &join(path, k), out);
+
+    fn is_object(&self) -> bool {
+        matches!(self, Data::Value(Value::Object(_)) | Data::Vars { .. })
+    }
+
+    /// The entries in the order a merge of the variables over the defaults has.
+    fn for_each_entry(
+        &self,
+        mut f: impl FnMut(&'v str, &'v Value) -> Result<(), DotpromptError>,
+    ) -> Result<(), DotpromptError> {
+        match *self {
+            Data::Value(Value::Object(m)) => m.iter().try_for_each(|(k, v)| f(k, v)),
+            Data::Value(_) => Ok(()),
+            Data::Vars { input, defaults } => {
+                if let Some(d) = defaults {
+                    for (k, dv) in d {
+                        f(k, crate::get_key(input, k).unwrap_or(dv))?;
+                    }
+                    input
+                        .iter()
+                        .filter(|(k, _)| crate::get_key(d, k).is_none())
+                        .try_for_each(|(k, v)| f(k, v))
+                } else {
+                    input.iter().try_for_each(|(k, v)| f(k, v))
+                }
+            }
+        }
+    }
+
+    /// As one JSON value (the variables merged), for the rare keyword that needs it.
+    fn to_value(self) -> Cow<'v, Value> {
+        match self {
+            Data::Value(v) => Cow::Borrowed(v),
+            Data::Vars { input, defaults } => {
+                let mut m = defaults.cloned().unwrap_or_default();
+                for (k, v) in input {
+                    m.insert(k.clone(), v.clone());
+                }
+                Cow::Owned(Value::Object(m))
             }
         }
     }
 }
 
-fn check_at(schema: &Value, data: &Value, at: &At<'_>, depth: usize) -> Result<(), DotpromptError> {
-    let Some(s) = schema.as_object() else {
-        return Ok(());
-    };
-    if depth > 64 {
-        return Ok(());
-    }
-    let field = || {
-        let p = at.spell();
-        if p.is_empty() { "input".to_owned() } else { p }
-    };
-    if let Some(t) = s.get("type") {
-        let ok = match t {
-            Value::String(x) => matches_type(x, data),
-            Value::Array(xs) => {
-                xs.iter()
-                    .filter_map(Value::as_str)
-                    .any(|ty| matches_type(ty, data))
-                    || !xs.iter().any(Value::is_string)
+impl Checker {
+    /// Reads `schema` (any JSON value; only an object constrains anything).
+    pub fn new(schema: &Value) -> Checker {
+        let Some(s) = schema.as_object() else {
+            return Checker {
+                object: false,
+                types: Types::Any,
+                enumeration: None,
+                required: Vec::new(),
+                properties: None,
+                additional: None,
+                items: None,
+            };
+        };
+        let types = match s.get("type") {
+            Some(Value::String(t)) => Types::One(Ty::new(t)),
+            Some(Value::Array(ts)) => {
+                Types::Many(ts.iter().filter_map(Value::as_str).map(Ty::new).collect())
             }
-            _ => true,
+            _ => Types::Any,
+        };
+        let required = match s.get("required") {
+            Some(Value::Array(r)) => r
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect(),
+            _ => Vec::new(),
+        };
+        let properties = s.get("properties").and_then(Value::as_object).map(|p| {
+            let list: Vec<(String, Checker)> = p
+                .iter()
+                .map(|(k, v)| (k.clone(), Checker::new(v)))
+                .collect();
+            let index = (list.len() > 8).then(|| {
+                list.iter()
+                    .enumerate()
+                    .map(|(i, (k, _))| (k.clone(), i))
+                    .collect()
+            });
+            Properties { list, index }
+        });
+        Checker {
+            object: true,
+            types,
+            enumeration: match s.get("enum") {
+                Some(Value::Array(a)) => Some(a.clone()),
+                _ => None,
+            },
+            required,
+            properties,
+            additional: match s.get("additionalProperties") {
+                Some(extra @ Value::Object(_)) => Some(Box::new(Checker::new(extra))),
+                _ => None,
+            },
+            items: s.get("items").map(|i| Box::new(Checker::new(i))),
+        }
+    }
+
+    /// [`check`] with this schema.
+    pub fn check(&self, data: Data<'_>) -> Result<(), DotpromptError> {
+        let mut missing = Vec::new();
+        self.required_missing(data, "", &mut missing);
+        if !missing.is_empty() {
+            return Err(DotpromptError::MissingVariables { names: missing });
+        }
+        self.check_at(data, &At::Root, 0)
+    }
+
+    fn required_missing(&self, data: Data<'_>, path: &str, out: &mut Vec<String>) {
+        if !self.object || !data.is_object() {
+            return;
+        }
+        for name in &self.required {
+            if data.get(name).is_none() {
+                out.push(join(path, name));
+            }
+        }
+        if let Some(props) = &self.properties {
+            for (k, sub) in &props.list {
+                if let Some(v) = data.get(k) {
+                    sub.required_missing(Data::Value(v), &join(path, k), out);
+                }
+            }
+        }
+    }
+
+    fn check_at(&self, data: Data<'_>, at: &At<'_>, depth: usize) -> Result<(), DotpromptError> {
+        if !self.object || depth > 64 {
+            return Ok(());
+        }
+        let field = || {
+            let p = at.spell();
+            if p.is_empty() { "input".to_owned() } else { p }
+        };
+        let value = match data {
+            Data::Value(v) => Some(v),
+            Data::Vars { .. } => None,
+        };
+        let ok = match &self.types {
+            Types::Any => true,
+            Types::One(t) => t.matches(value),
+            Types::Many(ts) => ts.is_empty() || ts.iter().any(|t| t.matches(value)),
         };
         if !ok {
-            let types: Vec<&str> = match t {
-                Value::String(x) => vec![x.as_str()],
-                Value::Array(xs) => xs.iter().filter_map(Value::as_str).collect(),
-                _ => vec![],
+            let expected = match &self.types {
+                Types::One(t) => t.name.clone(),
+                Types::Many(ts) => ts
+                    .iter()
+                    .map(|t| t.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" or "),
+                Types::Any => String::new(),
+            };
+            let got = match data {
+                Data::Value(v) => json_type_name(v),
+                Data::Vars { .. } => "object",
             };
             return Err(DotpromptError::VariableType {
                 name: field(),
-                expected: types.join(" or "),
-                got: json_type_name(data).to_owned(),
+                expected,
+                got: got.to_owned(),
             });
         }
-    }
-    if let Some(Value::Array(allowed)) = s.get("enum")
-        && !allowed.contains(data)
-    {
-        let list: Vec<String> = allowed.iter().map(Value::to_string).collect();
-        return Err(DotpromptError::VariableType {
-            name: field(),
-            expected: format!("one of {}", list.join(", ")),
-            got: data.to_string(),
-        });
-    }
-    match data {
-        Value::Object(d) => {
-            let props = s.get("properties").and_then(Value::as_object);
-            for (k, v) in d {
-                match props.and_then(|p| p.get(k)) {
-                    Some(sub) => check_at(sub, v, &At::Key(at, k), depth + 1)?,
-                    None => {
-                        if let Some(extra @ Value::Object(_)) = s.get("additionalProperties") {
-                            check_at(extra, v, &At::Key(at, k), depth + 1)?;
-                        }
+        if let Some(allowed) = &self.enumeration {
+            let value = data.to_value();
+            if !allowed.contains(&value) {
+                let list: Vec<String> = allowed.iter().map(Value::to_string).collect();
+                return Err(DotpromptError::VariableType {
+                    name: field(),
+                    expected: format!("one of {}", list.join(", ")),
+                    got: value.to_string(),
+                });
+            }
+        }
+        match data {
+            Data::Value(Value::Array(items)) => {
+                if let Some(item) = &self.items {
+                    for (i, v) in items.iter().enumerate() {
+                        item.check_at(Data::Value(v), &At::Index(at, i), depth + 1)?;
                     }
                 }
+                Ok(())
             }
-        }
-        Value::Array(items) => {
-            if let Some(item_schema) = s.get("items") {
-                for (i, v) in items.iter().enumerate() {
-                    check_at(item_schema, v, &At::Index(at, i), depth + 1)?;
-                }
+            d if d.is_object() => {
+                d.for_each_entry(
+                    |k, v| match self.properties.as_ref().and_then(|p| p.get(k)) {
+                        Some(sub) => sub.check_at(Data::Value(v), &At::Key(at, k), depth + 1),
+                        None => match &self.additional {
+                            Some(extra) => {
+                                extra.check_at(Data::Value(v), &At::Key(at, k), depth + 1)
+                            }
+                            None => Ok(()),
+                        },
+                    },
+                )
             }
+            _ => Ok(()),
         }
-        _ => {}
     }
-    Ok(())
 }

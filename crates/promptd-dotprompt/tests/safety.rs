@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use promptd_dotprompt::{DotpromptError, Limits, ParseOptions, Part, Prompt, RenderData};
+use promptd_dotprompt::{DotpromptError, Engine, Limits, ParseOptions, Part, Prompt, RenderData};
 use serde_json::{Map, Value, json};
 
 fn data(v: Value) -> RenderData {
@@ -71,24 +71,30 @@ fn nested_loops_over_a_large_list_stop_at_the_time_limit() {
         &limits,
     )
     .unwrap();
+    assert!(p.is_compiled());
     let a: Vec<u32> = (0..2000).collect();
-    let t = Instant::now();
-    let err = p.render(&data(json!({ "a": a }))).unwrap_err();
-    assert!(
-        t.elapsed() < Duration::from_secs(5),
-        "took {:?}",
-        t.elapsed()
-    );
-    assert!(
-        matches!(
-            err,
-            DotpromptError::LimitExceeded {
-                limit: "max_render_time",
-                ..
-            }
-        ),
-        "{err}"
-    );
+    let d = data(json!({ "a": a }));
+    for engine in [Engine::Auto, Engine::Handlebars] {
+        let t = Instant::now();
+        let err = p
+            .render_with_engine(&d, p.metadata(), true, engine)
+            .unwrap_err();
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "{engine:?} took {:?}",
+            t.elapsed()
+        );
+        assert!(
+            matches!(
+                err,
+                DotpromptError::LimitExceeded {
+                    limit: "max_render_time",
+                    ..
+                }
+            ),
+            "{engine:?}: {err}"
+        );
+    }
 }
 
 #[test]
