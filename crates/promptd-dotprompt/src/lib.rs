@@ -207,6 +207,8 @@ struct Inner {
     program: Option<program::Compiled>,
     /// `input.schema` of `metadata`, read once.
     checker: Option<schema::Checker>,
+    /// `input.default` of `metadata`.
+    defaults: Option<Map<String, Value>>,
 }
 
 /// A parsed Dotprompt with its partials resolved. Cheap to clone, safe to share.
@@ -402,13 +404,18 @@ impl Prompt {
         let render_stack = render_stack(main_depth + partial_depth);
         let mut schemas = opts.schemas.clone();
         let metadata = resolve_metadata(&base, None, &mut schemas, opts.schema_resolver)?;
-        // Partials and inline partials stay with handlebars-rust.
-        let program = if graph.is_empty() {
-            program::Compiled::new(&template)
+        // Inline partials (`{{#*inline}}`) stay with handlebars-rust.
+        let program = if inline.is_empty() {
+            let names: Vec<&String> = graph.keys().collect();
+            let partials: Option<Vec<&Template>> =
+                names.iter().map(|n| registry.get_template(n)).collect();
+            let index = |name: &str| names.iter().position(|n| n.as_str() == name);
+            partials.and_then(|ps| program::Compiled::new(&template, &ps, &index))
         } else {
             None
         };
         let checker = schema_of(&metadata).map(schema::Checker::new);
+        let defaults = defaults_of(&metadata).cloned();
         Ok(Prompt(Arc::new(Inner {
             registry,
             template,
@@ -422,6 +429,7 @@ impl Prompt {
             render_stack,
             program,
             checker,
+            defaults,
         })))
     }
 
@@ -511,18 +519,26 @@ impl Prompt {
         check: bool,
         engine: Engine,
     ) -> Result<Vec<Message>, DotpromptError> {
-        let defaults = match metadata.get("input").and_then(|i| i.get("default")) {
-            Some(Value::Object(d)) => Some(d),
-            _ => None,
+        // The prompt's own metadata has its defaults and checker ready.
+        let own = std::ptr::eq(metadata, &self.0.metadata);
+        let defaults = if own {
+            self.0.defaults.as_ref()
+        } else {
+            defaults_of(metadata)
         };
         let vars = schema::Data::Vars {
             input: &data.input,
             defaults,
         };
-        if check && let Some(schema) = schema_of(metadata) {
-            match &self.0.checker {
-                Some(c) if std::ptr::eq(metadata, &self.0.metadata) => c.check(vars)?,
-                _ => schema::Checker::new(schema).check(vars)?,
+        if check {
+            match (own, &self.0.checker) {
+                (true, Some(c)) => c.check(vars)?,
+                (true, None) => {}
+                (false, _) => {
+                    if let Some(s) = schema_of(metadata) {
+                        schema::Checker::new(s).check(vars)?;
+                    }
+                }
             }
         }
         let root = program::Root::new(&data.input, defaults);
@@ -563,14 +579,8 @@ impl Prompt {
             })
             .collect();
         let deadline = Instant::now() + inner.limits.max_render_time;
-        let out = program::Run::new(
-            root,
-            &params,
-            p.text_hint,
-            inner.limits.max_output_bytes,
-            deadline,
-        )
-        .run(&p.program)?;
+        let out = program::Run::new(root, &params, p, inner.limits.max_output_bytes, deadline)
+            .run(&p.program)?;
         Ok(messages::to_messages_at(
             &out.text,
             &out.offsets,
@@ -660,6 +670,11 @@ fn metadata_data(metadata: &Map<String, Value>, data: &RenderData) -> Value {
         serde_json::to_value(&data.messages).unwrap_or(Value::Null),
     );
     Value::Object(meta)
+}
+
+/// `input.default` of resolved metadata, when it is an object.
+fn defaults_of(metadata: &Map<String, Value>) -> Option<&Map<String, Value>> {
+    metadata.get("input")?.get("default")?.as_object()
 }
 
 /// `input.schema` of resolved metadata.

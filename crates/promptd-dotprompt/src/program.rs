@@ -21,7 +21,7 @@ use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::time::Instant;
 
-use handlebars::template::{HelperTemplate, Parameter, TemplateElement};
+use handlebars::template::{DecoratorTemplate, HelperTemplate, Parameter, TemplateElement};
 use handlebars::{JsonRender, Path, PathSeg, Template};
 use serde_json::{Map, Value};
 
@@ -32,20 +32,34 @@ use crate::helpers::{self, Piece, Tripped};
 #[derive(Debug)]
 pub struct Program(Vec<Op>);
 
-/// A template's program and what a run needs to know of it up front.
+/// A template's program, its partials' programs and what a run needs to know up front.
 #[derive(Debug)]
 pub struct Compiled {
     pub program: Program,
+    /// The programs of the partials, by the index an [`Op::Partial`] names.
+    pub partials: Vec<Program>,
     /// A starting size for the output: the template's own text and some room for values.
     pub text_hint: usize,
 }
 
+/// Finds the index of a partial by name.
+pub type PartialIndex<'c> = dyn Fn(&str) -> Option<usize> + 'c;
+
 impl Compiled {
-    /// Compiles `t`, or `None` when it has a shape this renderer does not mirror.
-    pub fn new(t: &Template) -> Option<Compiled> {
-        let program = Program::compile(t)?;
+    /// Compiles `t` and its partials (`partials[i]` is the partial `index` maps to `i`), or
+    /// `None` when any of them has a shape this renderer does not mirror.
+    pub fn new(t: &Template, partials: &[&Template], index: &PartialIndex<'_>) -> Option<Compiled> {
+        let program = Program::compile(t, index)?;
+        let partials = partials
+            .iter()
+            .map(|p| Program::compile(p, index))
+            .collect::<Option<Vec<_>>>()?;
         let text_hint = program.text_hint();
-        Some(Compiled { program, text_hint })
+        Some(Compiled {
+            program,
+            partials,
+            text_hint,
+        })
     }
 }
 
@@ -118,6 +132,8 @@ enum Op {
     },
     /// The guard's deadline tick at the start of every `{{#each}}` body.
     Tick,
+    /// `{{> name}}`: the partial's program, by index.
+    Partial(usize),
 }
 
 #[derive(Debug)]
@@ -158,7 +174,7 @@ fn helper_exists(name: &str) -> bool {
 }
 
 impl Program {
-    fn compile(t: &Template) -> Option<Program> {
+    fn compile(t: &Template, partials: &PartialIndex<'_>) -> Option<Program> {
         let mut ops = Vec::with_capacity(t.elements.len());
         for e in &t.elements {
             match e {
@@ -171,7 +187,8 @@ impl Program {
                 TemplateElement::Expression(h) | TemplateElement::HtmlExpression(h) => {
                     ops.push(expression(h)?)
                 }
-                TemplateElement::HelperBlock(h) => ops.push(block(h)?),
+                TemplateElement::HelperBlock(h) => ops.push(block(h, partials)?),
+                TemplateElement::PartialExpression(d) => ops.push(partial(d, partials)?),
                 _ => return None,
             }
         }
@@ -271,11 +288,36 @@ fn hash_arg(h: &HelperTemplate, key: &str) -> Option<Option<Arg>> {
     }
 }
 
-fn sub(t: &Option<Template>) -> Option<Option<Program>> {
+fn sub(t: &Option<Template>, partials: &PartialIndex<'_>) -> Option<Option<Program>> {
     match t {
         None => Some(None),
-        Some(t) => Program::compile(t).map(Some),
+        Some(t) => Program::compile(t, partials).map(Some),
     }
+}
+
+/// `{{> name}}` with no context, hash or block, not indented: handlebars-rust renders the
+/// partial in a new block over the same context (copying the locals), and writes as is
+/// when the indent is empty. Anything else stays with handlebars-rust.
+fn partial(d: &DecoratorTemplate, partials: &PartialIndex<'_>) -> Option<Op> {
+    if !d.params.is_empty()
+        || !d.hash.is_empty()
+        || d.template.is_some()
+        || d.indent.as_deref().is_some_and(|i| !i.is_empty())
+    {
+        return None;
+    }
+    let name = match &d.name {
+        Parameter::Name(n) => n.as_str(),
+        Parameter::Path(p) => match p {
+            Path::Relative((_, raw)) | Path::Local((_, _, raw)) => raw.as_str(),
+        },
+        Parameter::Literal(Value::String(s)) => s.as_str(),
+        _ => return None,
+    };
+    if name == "@partial-block" {
+        return None;
+    }
+    partials(name).map(Op::Partial)
 }
 
 fn expression(h: &HelperTemplate) -> Option<Op> {
@@ -309,7 +351,7 @@ fn expression(h: &HelperTemplate) -> Option<Op> {
     }
 }
 
-fn block(h: &HelperTemplate) -> Option<Op> {
+fn block(h: &HelperTemplate, partials: &PartialIndex<'_>) -> Option<Op> {
     if h.block_param.is_some() {
         return None;
     }
@@ -319,26 +361,26 @@ fn block(h: &HelperTemplate) -> Option<Op> {
             cond: arg(p)?,
             include_zero: hash_arg(h, "includeZero")?,
             negate: name == "unless",
-            then: sub(&h.template)?,
-            otherwise: sub(&h.inverse)?,
+            then: sub(&h.template, partials)?,
+            otherwise: sub(&h.inverse, partials)?,
         }),
         ("ifEquals" | "unlessEquals", [a, b]) if h.hash.is_empty() => Some(Op::Equals {
             a: arg(a)?,
             b: arg(b)?,
             negate: name == "unlessEquals",
-            then: sub(&h.template)?,
-            otherwise: sub(&h.inverse)?,
+            then: sub(&h.template, partials)?,
+            otherwise: sub(&h.inverse, partials)?,
         }),
         // `{{#each}}` without a body renders nothing in handlebars-rust, whatever the value.
         ("each", [p]) if h.hash.is_empty() => Some(Op::Each {
             list: arg(p)?,
-            body: Program::compile(h.template.as_ref()?)?,
-            otherwise: sub(&h.inverse)?,
+            body: Program::compile(h.template.as_ref()?, partials)?,
+            otherwise: sub(&h.inverse, partials)?,
         }),
         ("with", [p]) if h.hash.is_empty() => Some(Op::With {
             value: arg(p)?,
-            body: sub(&h.template)?,
-            otherwise: sub(&h.inverse)?,
+            body: sub(&h.template, partials)?,
+            otherwise: sub(&h.inverse, partials)?,
         }),
         _ => None,
     }
@@ -435,6 +477,7 @@ pub struct Rendered<'a> {
 /// One run of a program.
 pub struct Run<'a> {
     root: &'a Root<'a>,
+    partials: &'a [Program],
     /// The guard's block parameters: `@name` → value.
     params: &'a [(String, Cow<'a, Value>)],
     out: Rendered<'a>,
@@ -451,12 +494,14 @@ impl<'a> Run<'a> {
     pub fn new(
         root: &'a Root<'a>,
         params: &'a [(String, Cow<'a, Value>)],
-        text_hint: usize,
+        compiled: &'a Compiled,
         max_output_bytes: usize,
         deadline: Instant,
     ) -> Self {
+        let text_hint = compiled.text_hint;
         Run {
             root,
+            partials: &compiled.partials,
             params,
             out: Rendered {
                 text: String::with_capacity(text_hint),
@@ -502,6 +547,29 @@ impl<'a> Run<'a> {
         Ok(())
     }
 
+    /// `n` in decimal, as a JSON number prints (`{{@index}}`), without allocating.
+    fn write_decimal(&mut self, mut n: u64) -> Step {
+        let mut digits = [0u8; 20];
+        let mut at = digits.len();
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        let used = self.out.text.len() + self.marker_bytes;
+        if used.saturating_add(digits.len() - at) > self.max {
+            return Err(Stop::Limit(Tripped::Output));
+        }
+        self.tick()?;
+        self.out
+            .text
+            .extend(digits[at..].iter().map(|&d| char::from(d)));
+        Ok(())
+    }
+
     fn put(&mut self, piece: Piece<'a>) -> Step {
         let index = self.out.pieces.len();
         let len = helpers::marker_len(index);
@@ -537,15 +605,23 @@ impl<'a> Run<'a> {
                 None => Ok(()),
                 Some(v) => match &*v {
                     Value::String(s) => self.write(s),
-                    Value::Number(n) if n.as_u64().is_some() => {
-                        let mut digits = [0u8; 20];
-                        let text = decimal(n.as_u64().unwrap_or_default(), &mut digits);
-                        self.write(text)
-                    }
+                    Value::Number(n) if let Some(u) = n.as_u64() => self.write_decimal(u),
                     other => self.write(&other.render()),
                 },
             },
             Op::Tick => self.tick(),
+            Op::Partial(i) => {
+                self.tick()?;
+                let Some(p) = self.partials.get(*i) else {
+                    return Err(Stop::Fallback);
+                };
+                let frame = Frame {
+                    this: f.this,
+                    locals: f.locals,
+                    parent: Some(f),
+                };
+                self.program(p, &frame)
+            }
             Op::History => self.put(Piece::History),
             Op::Role(a) => {
                 let role: Cow<'a, str> = match self.eval(a, f)? {
@@ -772,20 +848,6 @@ fn walk<'v>(mut at: Option<&'v Value>, segs: &[String]) -> Result<Option<&'v Val
         };
     }
     Ok(at)
-}
-
-/// `n` in decimal, as a JSON number prints, written into `buf`.
-fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &str {
-    let mut at = buf.len();
-    loop {
-        at -= 1;
-        buf[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    std::str::from_utf8(&buf[at..]).unwrap_or("0")
 }
 
 /// `String(value)` as the helpers take it: a missing value renders as null does (empty).

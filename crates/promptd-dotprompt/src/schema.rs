@@ -270,6 +270,8 @@ pub struct Checker {
     /// `additionalProperties` when it is a schema (an object).
     additional: Option<Box<Checker>>,
     items: Option<Box<Checker>>,
+    /// Set when the schema is only a type (`name: string`): checked without a call.
+    leaf: Option<TyKind>,
 }
 
 #[derive(Debug, Clone)]
@@ -316,6 +318,19 @@ impl Ty {
         Ty {
             name: name.to_owned(),
             kind,
+        }
+    }
+
+    fn kind_matches(kind: TyKind, v: &Value) -> bool {
+        match kind {
+            TyKind::Other => true,
+            TyKind::Null => v.is_null(),
+            TyKind::Boolean => v.is_boolean(),
+            TyKind::String => v.is_string(),
+            TyKind::Array => v.is_array(),
+            TyKind::Object => v.is_object(),
+            TyKind::Number => v.is_number(),
+            TyKind::Integer => matches_type("integer", v),
         }
     }
 
@@ -429,6 +444,7 @@ impl Checker {
                 properties: None,
                 additional: None,
                 items: None,
+                leaf: None,
             };
         };
         let types = match s.get("type") {
@@ -459,7 +475,24 @@ impl Checker {
             });
             Properties { list, index }
         });
+        let enumeration = match s.get("enum") {
+            Some(Value::Array(a)) => Some(a.clone()),
+            _ => None,
+        };
+        let leaf = match &types {
+            Types::One(t)
+                if enumeration.is_none()
+                    && required.is_empty()
+                    && properties.is_none()
+                    && !s.contains_key("items")
+                    && !matches!(s.get("additionalProperties"), Some(Value::Object(_))) =>
+            {
+                Some(t.kind)
+            }
+            _ => None,
+        };
         Checker {
+            leaf,
             object: true,
             types,
             enumeration: match s.get("enum") {
@@ -479,26 +512,29 @@ impl Checker {
     /// [`check`] with this schema.
     pub fn check(&self, data: Data<'_>) -> Result<(), DotpromptError> {
         let mut missing = Vec::new();
-        self.required_missing(data, "", &mut missing);
+        self.required_missing(data, &At::Root, &mut missing);
         if !missing.is_empty() {
             return Err(DotpromptError::MissingVariables { names: missing });
         }
         self.check_at(data, &At::Root, 0)
     }
 
-    fn required_missing(&self, data: Data<'_>, path: &str, out: &mut Vec<String>) {
+    fn required_missing(&self, data: Data<'_>, at: &At<'_>, out: &mut Vec<String>) {
         if !self.object || !data.is_object() {
             return;
         }
         for name in &self.required {
             if data.get(name).is_none() {
-                out.push(join(path, name));
+                out.push(join(&at.spell(), name));
             }
         }
         if let Some(props) = &self.properties {
             for (k, sub) in &props.list {
-                if let Some(v) = data.get(k) {
-                    sub.required_missing(Data::Value(v), &join(path, k), out);
+                if let Some(v) = data.get(k)
+                    && sub.object
+                    && v.is_object()
+                {
+                    sub.required_missing(Data::Value(v), &At::Key(at, k), out);
                 }
             }
         }
@@ -564,6 +600,8 @@ impl Checker {
             d if d.is_object() => {
                 d.for_each_entry(
                     |k, v| match self.properties.as_ref().and_then(|p| p.get(k)) {
+                        // A plain type is checked here; the call only words an error.
+                        Some(sub) if sub.leaf.is_some_and(|t| Ty::kind_matches(t, v)) => Ok(()),
                         Some(sub) => sub.check_at(Data::Value(v), &At::Key(at, k), depth + 1),
                         None => match &self.additional {
                             Some(extra) => {
