@@ -4,12 +4,13 @@
 //! A case: `{"template", "data"?, "options"?, "partials"?, "schemas"?}`. A result:
 //! `{"ok": {...metadata, "messages": [...]}}` or `{"error": "..."}`. With `--bench N`, each
 //! case is rendered about N times (parsed once, batches of 1,000) and the line is
-//! `{"ns_per_render": …}`, the median batch.
+//! `{"ns_per_render": …, "handlebars_ns_per_render": …}` (the median batch, with the compiled
+//! renderer and with handlebars-rust alone).
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
 
-use promptd_dotprompt::{Limits, ParseOptions, Prompt, RenderData};
+use promptd_dotprompt::{Engine, Limits, ParseOptions, Prompt, RenderData};
 use serde_json::{Map, Value, json};
 
 fn object(v: Option<&Value>) -> Map<String, Value> {
@@ -63,18 +64,29 @@ fn bench(case: &Value, n: u64) -> Result<Value, String> {
         .map_err(|e| format!("bad data: {e}"))?;
     // Batches of 1,000 renders; the median batch is the figure (a shared machine's blips
     // land in a few batches, not in the median). bench.mjs measures the reference the same way.
-    let batch = 1000u64;
-    let mut per_render: Vec<f64> = Vec::new();
-    for _ in 0..n.div_ceil(batch).max(1) {
-        let start = std::time::Instant::now();
-        for _ in 0..batch {
-            std::hint::black_box(prompt.render(&data).map_err(|e| e.to_string())?);
+    let median = |engine: Engine| -> Result<f64, String> {
+        let batch = 1000u64;
+        let mut per_render: Vec<f64> = Vec::new();
+        for _ in 0..n.div_ceil(batch).max(1) {
+            let start = std::time::Instant::now();
+            for _ in 0..batch {
+                let messages = prompt
+                    .render_with_engine(&data, prompt.metadata(), true, engine)
+                    .map_err(|e| e.to_string())?;
+                std::hint::black_box(messages);
+            }
+            per_render.push(start.elapsed().as_nanos() as f64 / batch as f64);
         }
-        per_render.push(start.elapsed().as_nanos() as f64 / batch as f64);
-    }
-    per_render.sort_by(f64::total_cmp);
-    let ns = per_render[per_render.len() / 2];
-    Ok(json!({ "ns_per_render": ns, "compiled": prompt.is_compiled() }))
+        per_render.sort_by(f64::total_cmp);
+        Ok(per_render[per_render.len() / 2])
+    };
+    let ns = median(Engine::Auto)?;
+    let handlebars_ns = median(Engine::Handlebars)?;
+    Ok(json!({
+        "ns_per_render": ns,
+        "handlebars_ns_per_render": handlebars_ns,
+        "compiled": prompt.is_compiled(),
+    }))
 }
 
 fn main() {
