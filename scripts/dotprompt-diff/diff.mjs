@@ -127,6 +127,7 @@ const targeted = [
   ['gen/print-object-1', '{{user}}', { input: { user: { a: 1 } } }],
   ['gen/print-float-1', '{{x}}', { input: { x: 1.0 }, floatText: true }],
   ['gen/yaml-booleans-1', '---\nconfig:\n  a: yes\n  b: off\n  c: true\n---\nx', {}],
+  ['gen/dot-is-this', '{{#each items}}{{.}};{{/each}} {{#with user}}{{json . }} {{{./name}}}{{/with}}', { input: { items: ['a', 'b'], user: { name: 'Ada', n: 1 } } }],
   ['gen/frontmatter-default-1', '---\ninput:\n  default:\n    name: Ada\n---\nHi {{name}}', {}],
 ];
 for (const [name, template, data] of targeted) corpus.push({ name, template, data });

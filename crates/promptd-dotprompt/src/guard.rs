@@ -93,6 +93,68 @@ pub fn check_nesting(source: &str, body_line: usize) -> Result<usize, DotpromptE
     Ok(deepest)
 }
 
+/// Rewrites the path `.` (Handlebars.js's other spelling of `this`: `{{.}}`, `{{#each .}}`,
+/// `{{json . indent=2}}`), which handlebars-rust's grammar does not accept, to `this`. Only a
+/// `.` standing alone inside a tag is touched: not in text, comments or quoted strings, not in
+/// `./name` or `../name`.
+pub fn dot_paths(source: &str) -> std::borrow::Cow<'_, str> {
+    if !source.contains('.') {
+        return std::borrow::Cow::Borrowed(source);
+    }
+    let bytes = source.as_bytes();
+    let mut out = String::new();
+    let mut copied = 0; // bytes of `source` already in `out`
+    let mut i = 0;
+    while let Some(off) = source[i..].find("{{") {
+        let start = i + off;
+        let rest = source[start + 2..].trim_start_matches('~');
+        if rest.starts_with("!--") {
+            i = source[start..]
+                .find("--}}")
+                .map_or(source.len(), |e| start + e + 4);
+            continue;
+        }
+        if rest.starts_with('!') {
+            i = source[start..]
+                .find("}}")
+                .map_or(source.len(), |e| start + e + 2);
+            continue;
+        }
+        // Walk the tag to its `}}`, outside quoted strings.
+        let mut j = start + 2;
+        let mut quote: Option<u8> = None;
+        while j < bytes.len() {
+            let b = bytes[j];
+            match quote {
+                Some(q) if b == q => quote = None,
+                Some(_) => {}
+                None if b == b'"' || b == b'\'' => quote = Some(b),
+                None if b == b'}' && bytes.get(j + 1) == Some(&b'}') => break,
+                None if b == b'.' => {
+                    let before = bytes[j - 1];
+                    let after = bytes.get(j + 1).copied().unwrap_or(b'}');
+                    let opens =
+                        before.is_ascii_whitespace() || matches!(before, b'{' | b'~' | b'(' | b'=');
+                    let closes = after.is_ascii_whitespace() || matches!(after, b'}' | b'~' | b')');
+                    if opens && closes {
+                        out.push_str(&source[copied..j]);
+                        out.push_str("this");
+                        copied = j + 1;
+                    }
+                }
+                None => {}
+            }
+            j += 1;
+        }
+        i = (j + 2).min(source.len());
+    }
+    if copied == 0 {
+        return std::borrow::Cow::Borrowed(source);
+    }
+    out.push_str(&source[copied..]);
+    std::borrow::Cow::Owned(out)
+}
+
 /// What one template refers to: partial names (how many times each), inline partials it
 /// defines, and whether it names a partial dynamically or calls an unknown helper.
 #[derive(Default)]
@@ -100,6 +162,8 @@ pub struct Refs {
     pub partials: BTreeMap<String, usize>,
     pub inline: Vec<(String, Template)>,
     pub problems: Vec<String>,
+    /// The template calls `{{history}}`.
+    pub history: bool,
 }
 
 fn param_refs(p: &Parameter, refs: &mut Refs, known: &dyn Fn(&str) -> bool) {
@@ -114,6 +178,14 @@ fn element_refs(e: &TemplateElement, refs: &mut Refs, known: &dyn Fn(&str) -> bo
         | TemplateElement::HtmlExpression(h)
         | TemplateElement::HelperBlock(h) => {
             let is_call = h.block || !h.params.is_empty() || !h.hash.is_empty();
+            let name = match &h.name {
+                Parameter::Name(n) => Some(n.clone()),
+                Parameter::Path(p) => Some(path_raw(p)),
+                _ => None,
+            };
+            if name.as_deref() == Some("history") {
+                refs.history = true;
+            }
             if let Parameter::Name(n) = &h.name
                 && is_call
                 && !known(n)

@@ -209,6 +209,8 @@ struct Inner {
     checker: Option<schema::Checker>,
     /// `input.default` of `metadata`.
     defaults: Option<Map<String, Value>>,
+    /// The template or one of its partials calls `{{history}}`.
+    uses_history: bool,
 }
 
 /// A parsed Dotprompt with its partials resolved. Cheap to clone, safe to share.
@@ -250,6 +252,7 @@ fn compile(
     partial: bool,
     body_line: usize,
 ) -> Result<(Template, usize), DotpromptError> {
+    let source = &*guard::dot_paths(source);
     let depth = guard::check_nesting(source, body_line)?;
     let compiled = if partial {
         registry.register_partial(name, source)
@@ -313,6 +316,7 @@ impl Prompt {
                 message: p.clone(),
             });
         }
+        let mut uses_history = refs.history;
         let mut data_names = BTreeSet::new();
         guard::rewrite_data_paths(&mut template, &mut data_names);
         // Resolve every partial reachable from the body, breadth first.
@@ -351,6 +355,7 @@ impl Prompt {
             depths.insert(name.clone(), own_depth);
             let mut r = guard::Refs::default();
             guard::template_refs(&t, &mut r, &known);
+            uses_history |= r.history;
             if let Some(p) = r.problems.first() {
                 return Err(DotpromptError::Partial(format!("partial '{name}': {p}")));
             }
@@ -430,6 +435,7 @@ impl Prompt {
             program,
             checker,
             defaults,
+            uses_history,
         })))
     }
 
@@ -503,6 +509,12 @@ impl Prompt {
         check: bool,
     ) -> Result<Vec<Message>, DotpromptError> {
         self.render_with_engine(data, metadata, check, Engine::Auto)
+    }
+
+    /// True when the template (or a partial it includes) calls `{{history}}`: the place the
+    /// conversation so far ([`RenderData::messages`]) goes.
+    pub fn uses_history(&self) -> bool {
+        self.0.uses_history
     }
 
     /// True when renders of this prompt run the compiled renderer (no partials, and only the

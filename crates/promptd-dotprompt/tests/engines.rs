@@ -156,7 +156,7 @@ const FRAGMENTS: &[&str] = &[
     "{{#each nested}}{{#each this}}{{this}}/{{@index}}/{{../@index}}/{{../../name}} {{/each}}{{/each}}",
     "{{#each objs}}{{#each ../list}}{{this}}{{../name}}{{../../n}}{{/each}}{{/each}}",
     "{{#each objs}}{{#if v}}{{name}} has v{{else}}{{name}} no v{{/if}}|{{/each}}",
-    "{{#each list}}{{.}}{{@../index}}{{/each}}",
+    "{{#each list}}{{.}}{{{.}}}{{/each}}",
     "{{#each objs}}{{../../name}}|{{../../../n}}|{{../../@index}}{{/each}}",
     "{{#with user}}{{../../name}}{{../../address.city}}{{/with}}",
     "{{#with user}}{{name}} in {{address.city}} ({{../n}}) {{this.tags}}{{else}}nouser{{/with}}",

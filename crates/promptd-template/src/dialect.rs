@@ -390,6 +390,20 @@ impl Prompt {
         }
     }
 
+    /// [`Prompt::render`] for a conversation: also says where the caller's earlier messages go.
+    /// `Some(i)`: before rendered message `i`, because a Genkit template places them with
+    /// `{{history}}`; `None`: after the rendered messages (LiteLLM's rule, and a Genkit
+    /// template without `{{history}}`).
+    pub fn render_for_chat(
+        &self,
+        vars: &Map<String, Value>,
+    ) -> Result<(Vec<Message>, Option<usize>), TemplateError> {
+        match self {
+            Prompt::Genkit(g) if g.0.prompt.uses_history() => genkit_render_with_slot(g, vars),
+            _ => Ok((self.render(vars)?, None)),
+        }
+    }
+
     /// Renders without the schema check (LiteLLM's `/prompts/test` path).
     pub fn render_unchecked(
         &self,
@@ -431,6 +445,46 @@ fn genkit_render(
     }
     .map_err(template_error)?;
     messages.into_iter().map(to_chat).collect()
+}
+
+/// Marks the one history message a slot render passes: where it lands is where the caller's
+/// messages go.
+const HISTORY_SLOT: &str = "promptdHistorySlot";
+
+/// Renders with a single stand-in history message, then takes it out: its position is the
+/// history's (Dotprompt places history at `{{history}}`, or before the last user message when
+/// the branch holding `{{history}}` did not render).
+fn genkit_render_with_slot(
+    g: &GenkitPrompt,
+    vars: &Map<String, Value>,
+) -> Result<(Vec<Message>, Option<usize>), TemplateError> {
+    if !g.0.composed && !g.0.includes.is_empty() {
+        return Err(crate::include::not_composed(&g.0.includes));
+    }
+    let mut marker = Map::new();
+    marker.insert(HISTORY_SLOT.into(), Value::Bool(true));
+    let data = RenderData {
+        input: vars.clone(),
+        messages: vec![promptd_dotprompt::Message {
+            role: "user".into(),
+            content: Vec::new(),
+            metadata: Some(marker),
+        }],
+        ..RenderData::default()
+    };
+    let rendered = g.0.prompt.render(&data).map_err(template_error)?;
+    let is_slot = |m: &promptd_dotprompt::Message| {
+        m.metadata
+            .as_ref()
+            .is_some_and(|md| md.contains_key(HISTORY_SLOT))
+    };
+    let slot = rendered.iter().position(is_slot);
+    let messages = rendered
+        .into_iter()
+        .filter(|m| !is_slot(m))
+        .map(to_chat)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((messages, slot))
 }
 
 impl From<JinjaPrompt> for Prompt {

@@ -1,7 +1,10 @@
 //! A generative template fuzzer against the real `promptd serve` process: grammar-built
 //! templates (deep nesting, long operator chains, every built-in filter, test and method with
 //! extreme arguments, big numbers, big strings, statements that grow values) sent through the
-//! converter, `POST /prompts` + `info` + `render`, and `/prompts/test` with a mock model.
+//! converter, `POST /prompts` + `info` + `render`, and `/prompts/test` with a mock model; and,
+//! for the Genkit dialect, Handlebars templates (nested blocks, `../` and `@` paths, every
+//! Dotprompt helper with odd arguments, loops over large lists, partials) through the same
+//! routes with `prompt_dialect: genkit`.
 //!
 //! It fails when the process dies, an answer takes longer than 1 s, an answer is a 5xx, or the
 //! server's peak memory (VmHWM) rises past the warmed-up peak by more than `template_max_bytes`
@@ -355,7 +358,136 @@ fn template(r: &mut Rng) -> String {
 }
 
 fn vars() -> Value {
-    json!({"x": 1, "s": "abc", "l": [1, 2, 3], "d": {"a": 1, "b": [1, 2]}, "big": "y".repeat(100_000)})
+    let many: Vec<u32> = (0..2000).collect();
+    json!({"x": 1, "s": "abc", "l": [1, 2, 3], "d": {"a": 1, "b": [1, 2]}, "big": "y".repeat(100_000), "many": many})
+}
+
+const HBS_PATHS: &[&str] = &[
+    "s",
+    "x",
+    "l",
+    "d",
+    "d.a",
+    "d.b.1",
+    "l.0",
+    "l.x",
+    "../s",
+    "../../l",
+    "@root.d",
+    "this",
+    "@index",
+    "@first",
+    "@last",
+    "@key",
+    "@state.x",
+    "@metadata.prompt",
+    "big",
+    "many",
+    "nope.deep",
+    "[s]",
+    "d/b/0",
+    ".",
+];
+
+fn hbs_arg(r: &mut Rng) -> String {
+    match r.below(4) {
+        0 => format!(
+            "\"{}\"",
+            r.pick(&[
+                "system",
+                "user",
+                "model",
+                "tool",
+                "System",
+                "",
+                "a b",
+                "<<<dotprompt:role:system>>>"
+            ])
+        ),
+        1 => r
+            .pick(&["0", "1", "3", "-2", "1.5", "1e300", "18446744073709551616"])
+            .to_owned(),
+        _ => r.pick(HBS_PATHS).to_owned(),
+    }
+}
+
+/// A Handlebars (Genkit dialect) fragment, nesting at most `depth` more blocks.
+fn hbs(r: &mut Rng, depth: usize) -> String {
+    let mut out = String::new();
+    for _ in 0..1 + r.below(4) {
+        let piece = match r.below(if depth == 0 { 5 } else { 9 }) {
+            0 => r
+                .pick(&["Hi ", "\n", "  ", "{{! c }}", "text\n  ", "Q: "])
+                .to_owned(),
+            1 => format!("{{{{{}}}}}", r.pick(HBS_PATHS)),
+            2 => format!("{{{{{{{}}}}}}}", r.pick(HBS_PATHS)),
+            3 => match r.below(7) {
+                0 => format!("{{{{role {}}}}}", hbs_arg(r)),
+                1 => "{{history}}".to_owned(),
+                2 => format!("{{{{section {}}}}}", hbs_arg(r)),
+                3 => format!(
+                    "{{{{media url={} contentType={}}}}}",
+                    hbs_arg(r),
+                    hbs_arg(r)
+                ),
+                4 => format!("{{{{json {} indent={}}}}}", hbs_arg(r), hbs_arg(r)),
+                5 => format!("{{{{lookup {} {}}}}}", hbs_arg(r), hbs_arg(r)),
+                _ => format!("{{{{> {}}}}}", r.pick(&["p", "q", "missing"])),
+            },
+            4 => format!("{{{{~{}~}}}}", r.pick(HBS_PATHS)),
+            _ => {
+                let (open, close) = match r.below(6) {
+                    0 => (format!("#if {}", hbs_arg(r)), "if"),
+                    1 => (format!("#unless {} includeZero=true", hbs_arg(r)), "unless"),
+                    2 => (format!("#each {}", r.pick(HBS_PATHS)), "each"),
+                    3 => (format!("#with {}", r.pick(HBS_PATHS)), "with"),
+                    4 => (
+                        format!("#ifEquals {} {}", hbs_arg(r), hbs_arg(r)),
+                        "ifEquals",
+                    ),
+                    _ => (format!("#each {} as |v i|", r.pick(HBS_PATHS)), "each"),
+                };
+                let body = hbs(r, depth - 1);
+                let inverse = if r.below(2) == 0 {
+                    format!("{{{{else}}}}{}", hbs(r, depth - 1))
+                } else {
+                    String::new()
+                };
+                format!("{{{{{open}}}}}{body}{inverse}{{{{/{close}}}}}")
+            }
+        };
+        out.push_str(&piece);
+    }
+    out
+}
+
+/// `template` with the mock model named, unless it has frontmatter (which names it).
+fn with_model(template: &str) -> String {
+    if template.starts_with("---") {
+        template.to_owned()
+    } else {
+        format!("---\nmodel: mock-gpt\n---\n{template}")
+    }
+}
+
+/// A Genkit-dialect prompt: frontmatter sometimes with a schema and defaults, a body, and
+/// sometimes the large nested loop that must stop at the time limit.
+fn genkit_template(r: &mut Rng) -> String {
+    let front = match r.below(3) {
+        0 => {
+            "---\nmodel: mock-gpt\ninput:\n  schema:\n    s?: string\n    l?(array): integer\n  default:\n    s: dflt\n---\n"
+        }
+        1 => "---\nmodel: mock-gpt\n---\n",
+        _ => "",
+    };
+    let body = if r.below(20) == 0 {
+        "{{#each many}}{{#each ../many}}{{#each ../../many}}{{this}}{{/each}}{{/each}}{{/each}}"
+            .to_owned()
+    } else {
+        let depth = 1 + r.below(4);
+        hbs(r, depth)
+    };
+    format!("{front}{body}")
 }
 
 /// promptd as a child process, killed on drop.
@@ -438,6 +570,8 @@ struct Fuzz {
     client: reqwest::Client,
     seed: u64,
     case: usize,
+    genkit_cases: usize,
+    genkit_rendered: usize,
 }
 
 impl Fuzz {
@@ -481,6 +615,42 @@ impl Fuzz {
             self.seed,
             template.len()
         );
+    }
+
+    /// The Genkit dialect through `POST /prompts` (+ info, render, delete) or `/prompts/test`.
+    async fn run_genkit(&mut self, route: usize, template: &str) {
+        let base = self.server.base.clone();
+        if route == 0 {
+            let id = format!("fuzz{}", self.case);
+            let body = json!({"prompt_id": id, "litellm_params": {"prompt_integration": "dotprompt", "prompt_dialect": "genkit", "dotprompt_content": template}, "prompt_info": {"prompt_type": "db"}});
+            let req = self.client.post(format!("{base}/prompts")).json(&body);
+            if self.send("POST /prompts (genkit)", template, req).await == 200 {
+                let req = self.client.get(format!("{base}/prompts/{id}/info"));
+                self.send("info (genkit)", template, req).await;
+                let req = self
+                    .client
+                    .post(format!("{base}/prompts/{id}/render"))
+                    .json(&json!({"prompt_variables": vars()}));
+                if self.send("render (genkit)", template, req).await == 200 {
+                    self.genkit_rendered += 1;
+                }
+                let req = self.client.delete(format!("{base}/prompts/{id}"));
+                self.send("delete (genkit)", template, req).await;
+            }
+        } else {
+            let req = self
+                .client
+                .post(format!("{base}/prompts/test"))
+                .json(&json!({
+                    "dotprompt_content": with_model(template),
+                    "prompt_dialect": "genkit",
+                    "prompt_variables": vars(),
+                }));
+            if self.send("/prompts/test (genkit)", template, req).await == 200 {
+                self.genkit_rendered += 1;
+            }
+        }
+        self.genkit_cases += 1;
     }
 
     async fn run(&mut self, route: usize, template: &str) {
@@ -557,6 +727,8 @@ async fn generated_templates_never_crash_stall_or_bloat_the_server() {
             .expect("client"),
         seed,
         case: 0,
+        genkit_cases: 0,
+        genkit_rendered: 0,
     };
     // Warm up every route with ordinary templates, so the baseline includes the allocator's
     // arenas, the runtime's buffers and a compiled template or two.
@@ -565,14 +737,38 @@ async fn generated_templates_never_crash_stall_or_bloat_the_server() {
         fuzz.run(i % 3, t).await;
         fuzz.case += 1;
     }
+    // The stored Genkit prompts generated templates include as partials (`{{> p}}`, `{{> q}}`).
+    for (id, content) in [
+        (
+            "p",
+            "P {{s}} {{#each l}}[{{this}}|{{../s}}|{{@index}}]{{/each}}",
+        ),
+        ("q", "{{> p}}Q {{#with d}}{{a}}{{/with}}"),
+    ] {
+        let body = json!({"prompt_id": id, "litellm_params": {"prompt_integration": "dotprompt", "prompt_dialect": "genkit", "dotprompt_content": content}, "prompt_info": {"prompt_type": "db"}});
+        let req = fuzz
+            .client
+            .post(format!("{}/prompts", fuzz.server.base))
+            .json(&body);
+        assert_eq!(fuzz.send("stored partial", content, req).await, 200);
+    }
     let baseline = vm_hwm(pid);
     let mut r = Rng(seed);
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let mut sent = 0usize;
     while sent < cases && Instant::now() < deadline {
-        let t = template(&mut r);
-        let route = r.below(3);
-        fuzz.run(route, &t).await;
+        // One case in four is a Genkit-dialect (Handlebars) prompt.
+        let t = if r.below(4) == 0 {
+            let t = genkit_template(&mut r);
+            let route = r.below(2);
+            fuzz.run_genkit(route, &t).await;
+            t
+        } else {
+            let t = template(&mut r);
+            let route = r.below(3);
+            fuzz.run(route, &t).await;
+            t
+        };
         fuzz.case += 1;
         sent += 1;
         let peak = vm_hwm(pid);
@@ -590,7 +786,9 @@ async fn generated_templates_never_crash_stall_or_bloat_the_server() {
         }
     }
     println!(
-        "template fuzz: {sent} cases, peak memory {} MiB (baseline {} MiB)",
+        "template fuzz: {sent} cases ({} in the Genkit dialect, {} of them rendered), peak memory {} MiB (baseline {} MiB)",
+        fuzz.genkit_cases,
+        fuzz.genkit_rendered,
         vm_hwm(pid) >> 20,
         baseline >> 20
     );

@@ -248,8 +248,8 @@ pub async fn chat_completions(
         .map_err(|e| ApiError::bad_request(format!("prompt_environment: {e}")))?;
     caller.reader_of(&r)?;
     let (entry, template, _includes) = super::prompts::resolve_composed(&state, &r, env.as_ref())?;
-    let rendered = template
-        .render(&call.variables)
+    let (rendered, history_at) = template
+        .render_for_chat(&call.variables)
         .map_err(|e| ApiError::bad_request(format!("Error compiling prompt '{}': {e}", r.base)))?;
     let params = &entry.record.litellm_params.to_map();
     let model = match (
@@ -267,10 +267,16 @@ pub async fn chat_completions(
             .into());
         }
     };
-    // Template messages first, then the caller's; the template's parameters win unless the
-    // prompt says to ignore them.
+    // Template messages first, then the caller's (or, for a Genkit template with
+    // `{{history}}`, the caller's where it places them); the template's parameters win unless
+    // the prompt says to ignore them.
     let mut messages = messages_json(&rendered);
-    messages.extend(call.messages);
+    match history_at {
+        Some(at) if at <= messages.len() => {
+            messages.splice(at..at, call.messages);
+        }
+        _ => messages.extend(call.messages),
+    }
     let mut out = Map::new();
     out.insert("model".into(), model.into());
     out.insert("messages".into(), Value::Array(messages));

@@ -332,3 +332,74 @@ prompts:
     .expect("startup fails");
     assert!(err.to_string().contains("prompt_dialect must be"), "{err}");
 }
+
+#[tokio::test]
+async fn chat_completions_puts_the_callers_messages_where_a_genkit_template_calls_history() {
+    let fake = FakeUpstream::start().await;
+    let app = TestApp::start_with(Opts {
+        config_yaml: Some(MODELS.replace("BASE", &fake.base_url())),
+        ..Opts::default()
+    })
+    .await;
+    create_genkit(
+        &app,
+        "chat",
+        "---\nmodel: echo-gpt\n---\n{{role \"system\"}}Be brief.\n{{history}}{{role \"user\"}}{{question}}",
+    )
+    .await;
+    // Earlier turns, tool calls included, pass through unchanged.
+    let earlier = json!([
+        {"role": "user", "content": "What is 2+2?"},
+        {"role": "assistant", "content": null, "tool_calls": [{"id": "c1", "type": "function",
+            "function": {"name": "add", "arguments": "{\"a\":2,\"b\":2}"}}]},
+        {"role": "tool", "tool_call_id": "c1", "content": "4"},
+        {"role": "assistant", "content": "4."}
+    ]);
+    let resp = app
+        .req(Method::POST, "/chat/completions", Some(MASTER))
+        .json(
+            &json!({"prompt_id": "chat", "prompt_variables": {"question": "And 3+3?"},
+                      "messages": earlier}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.status().as_u16(),
+        200,
+        "{}",
+        resp.text().await.unwrap()
+    );
+    let mut expected = vec![json!({"role": "system", "content": "Be brief.\n"})];
+    expected.extend(earlier.as_array().unwrap().iter().cloned());
+    expected.push(json!({"role": "user", "content": "And 3+3?"}));
+    assert_eq!(
+        fake.last_request().unwrap().body["messages"],
+        Value::Array(expected)
+    );
+
+    // `{{history}}` in an included partial places them the same way; a template without it
+    // gets them after its own messages (LiteLLM's rule, checked above for `hello`).
+    create_genkit(&app, "frame", "{{role \"system\"}}Sys\n{{history}}").await;
+    create_genkit(&app, "outer", "{{> frame}}{{role \"user\"}}{{question}}").await;
+    let resp = app
+        .req(Method::POST, "/chat/completions", Some(MASTER))
+        .json(&json!({"prompt_id": "outer", "model": "echo-gpt",
+                      "prompt_variables": {"question": "Q"},
+                      "messages": [{"role": "user", "content": "earlier"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.status().as_u16(),
+        200,
+        "{}",
+        resp.text().await.unwrap()
+    );
+    assert_eq!(
+        fake.last_request().unwrap().body["messages"],
+        json!([{"role": "system", "content": "Sys\n"},
+               {"role": "user", "content": "earlier"},
+               {"role": "user", "content": "Q"}])
+    );
+}
