@@ -109,18 +109,8 @@ fn put(out: &mut dyn Output, piece: Piece<'static>) -> HelperResult {
     match index {
         Some(i) => {
             out.write(marker_prefix())?;
-            let mut digits = [0u8; 20];
-            let mut n = i;
-            let mut at = digits.len();
-            loop {
-                at -= 1;
-                digits[at] = b'0' + (n % 10) as u8;
-                n /= 10;
-                if n == 0 {
-                    break;
-                }
-            }
-            out.write(std::str::from_utf8(&digits[at..]).unwrap_or("0"))?;
+            let mut buf = [0u8; 20];
+            out.write(std::str::from_utf8(decimal_digits(i as u64, &mut buf)).unwrap_or("0"))?;
             out.write(MARK_END_STR)?;
             Ok(())
         }
@@ -130,15 +120,24 @@ fn put(out: &mut dyn Output, piece: Piece<'static>) -> HelperResult {
 
 const MARK_END_STR: &str = "\u{fdd1}";
 
+/// `n` in decimal ASCII digits, written at the end of `buf`.
+pub(crate) fn decimal_digits(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    &buf[at..]
+}
+
 /// How many bytes the internal marker of piece `index` takes in the text.
 pub(crate) fn marker_len(index: usize) -> usize {
-    let mut digits = 1;
-    let mut n = index / 10;
-    while n > 0 {
-        digits += 1;
-        n /= 10;
-    }
-    marker_prefix().len() + digits + MARK_END_STR.len()
+    let mut buf = [0u8; 20];
+    marker_prefix().len() + decimal_digits(index as u64, &mut buf).len() + MARK_END_STR.len()
 }
 
 /// `MARK_START`, the nonce and `:`: the start of every internal marker.

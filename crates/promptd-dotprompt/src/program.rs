@@ -548,25 +548,15 @@ impl<'a> Run<'a> {
     }
 
     /// `n` in decimal, as a JSON number prints (`{{@index}}`), without allocating.
-    fn write_decimal(&mut self, mut n: u64) -> Step {
-        let mut digits = [0u8; 20];
-        let mut at = digits.len();
-        loop {
-            at -= 1;
-            digits[at] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
+    fn write_decimal(&mut self, n: u64) -> Step {
+        let mut buf = [0u8; 20];
+        let digits = helpers::decimal_digits(n, &mut buf);
         let used = self.out.text.len() + self.marker_bytes;
-        if used.saturating_add(digits.len() - at) > self.max {
+        if used.saturating_add(digits.len()) > self.max {
             return Err(Stop::Limit(Tripped::Output));
         }
         self.tick()?;
-        self.out
-            .text
-            .extend(digits[at..].iter().map(|&d| char::from(d)));
+        self.out.text.extend(digits.iter().map(|&d| char::from(d)));
         Ok(())
     }
 
@@ -720,40 +710,16 @@ impl<'a> Run<'a> {
                     Some(Cow::Owned(_)) => return self.branch(otherwise, f),
                 };
                 match v {
+                    // Over an empty list or object: nothing, unless there is an `{{else}}`.
                     Value::Array(list) if !list.is_empty() || otherwise.is_none() => {
-                        let len = list.len();
-                        for (i, item) in list.iter().enumerate() {
-                            let frame = Frame {
-                                this: This::Value(item),
-                                locals: Locals {
-                                    index: Some(i),
-                                    first: Some(i == 0),
-                                    last: Some(i + 1 == len),
-                                    key: None,
-                                },
-                                parent: Some(f),
-                            };
-                            self.program(body, &frame)?;
-                        }
-                        Ok(())
+                        self.each(body, f, list.len(), list.iter().map(|v| (None, v)))
                     }
-                    Value::Object(obj) if !obj.is_empty() || otherwise.is_none() => {
-                        let len = obj.len();
-                        for (i, (k, item)) in obj.iter().enumerate() {
-                            let frame = Frame {
-                                this: This::Value(item),
-                                locals: Locals {
-                                    index: Some(i),
-                                    first: Some(i == 0),
-                                    last: Some(i + 1 == len),
-                                    key: Some(k),
-                                },
-                                parent: Some(f),
-                            };
-                            self.program(body, &frame)?;
-                        }
-                        Ok(())
-                    }
+                    Value::Object(obj) if !obj.is_empty() || otherwise.is_none() => self.each(
+                        body,
+                        f,
+                        obj.len(),
+                        obj.iter().map(|(k, v)| (Some(k.as_str()), v)),
+                    ),
                     _ => self.branch(otherwise, f),
                 }
             }
@@ -782,6 +748,31 @@ impl<'a> Run<'a> {
                 self.branch(body, &frame)
             }
         }
+    }
+
+    /// `{{#each}}`'s body once per item, in a block of its own with `@index`, `@first`,
+    /// `@last` and, over an object, `@key`.
+    fn each(
+        &mut self,
+        body: &'a Program,
+        f: &Frame<'a, '_>,
+        len: usize,
+        items: impl Iterator<Item = (Option<&'a str>, &'a Value)>,
+    ) -> Step {
+        for (i, (key, item)) in items.enumerate() {
+            let frame = Frame {
+                this: This::Value(item),
+                locals: Locals {
+                    index: Some(i),
+                    first: Some(i == 0),
+                    last: Some(i + 1 == len),
+                    key,
+                },
+                parent: Some(f),
+            };
+            self.program(body, &frame)?;
+        }
+        Ok(())
     }
 
     /// A parameter's value, `None` when missing (handlebars-rust's `ScopedJson::Missing`).

@@ -5,11 +5,14 @@
 //! history, whitespace control, errors and the output limit). Messages or error text, byte
 //! for byte.
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
 use promptd_dotprompt::{Engine, Limits, ParseOptions, Prompt, RenderData};
 use serde_json::{Map, Value, json};
+
+use common::{obj, parse_suite, spec_dir, yaml_files};
 
 fn outcome(
     prompt: &Prompt,
@@ -38,31 +41,9 @@ fn compare(prompt: &Prompt, data: &RenderData, meta: &Map<String, Value>) -> Opt
     None
 }
 
-fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .expect("spec directory")
-        .map(|e| e.expect("dir entry").path())
-        .collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            yaml_files(&p, out);
-        } else if p.extension().is_some_and(|e| e == "yaml") {
-            out.push(p);
-        }
-    }
-}
-
-fn obj(v: Option<&Value>) -> Map<String, Value> {
-    match v {
-        Some(Value::Object(m)) => m.clone(),
-        _ => Map::new(),
-    }
-}
-
 #[test]
 fn both_engines_render_every_spec_case_identically() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/spec");
+    let dir = spec_dir();
     let mut files = Vec::new();
     yaml_files(&dir, &mut files);
     let (mut cases, mut compiled, mut mismatches) = (0, 0, Vec::new());
@@ -71,25 +52,8 @@ fn both_engines_render_every_spec_case_identically() {
         let suites: Vec<Map<String, Value>> =
             serde_saphyr::from_str(&text).expect("spec file parses");
         for suite in &suites {
-            let strings = |k: &str| -> BTreeMap<String, String> {
-                obj(suite.get(k))
-                    .into_iter()
-                    .filter_map(|(k, v)| v.as_str().map(|s| (k, s.to_owned())))
-                    .collect()
-            };
-            let resolver_partials = strings("resolverPartials");
-            let resolve_partial = |name: &str| resolver_partials.get(name).cloned();
-            let resolver_schemas = obj(suite.get("resolverSchemas"));
-            let resolve_schema = |name: &str| resolver_schemas.get(name).cloned();
-            let opts = ParseOptions {
-                limits: Limits::default(),
-                partials: strings("partials"),
-                partial_resolver: Some(&resolve_partial),
-                schemas: obj(suite.get("schemas")),
-                schema_resolver: Some(&resolve_schema),
-            };
             let template = suite["template"].as_str().unwrap_or_default();
-            let Ok(prompt) = Prompt::parse_with(template, &opts) else {
+            let Ok(prompt) = parse_suite(suite) else {
                 continue;
             };
             for case in suite["tests"].as_array().into_iter().flatten() {

@@ -3,43 +3,18 @@
 //! does: the render result (metadata without `input`, plus `messages`) and the metadata alone
 //! (with `input`), `raw` when stated. Prints `spec: N/117 passed`.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+mod common;
 
-use promptd_dotprompt::{Limits, ParseOptions, Prompt, RenderData};
+use promptd_dotprompt::RenderData;
 use serde_json::{Map, Value};
+
+use common::{obj, parse_suite, spec_dir, yaml_files};
 
 /// Cases we do not pass, each with the reason (also listed in docs/prompt-format.md). A case
 /// listed here that passes fails the test too, so the list stays true.
 const KNOWN_EXCEPTIONS: &[(&str, &str)] = &[];
 
 const EXPECTED_CASES: usize = 117;
-
-fn spec_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/spec")
-}
-
-fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .expect("spec directory")
-        .map(|e| e.expect("dir entry").path())
-        .collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            yaml_files(&p, out);
-        } else if p.extension().is_some_and(|e| e == "yaml") {
-            out.push(p);
-        }
-    }
-}
-
-fn obj(v: Option<&Value>) -> Map<String, Value> {
-    match v {
-        Some(Value::Object(m)) => m.clone(),
-        _ => Map::new(),
-    }
-}
 
 /// `{...expected, ext: expected.ext || {}, config: ..., metadata: ...}`
 fn with_defaults(mut m: Map<String, Value>) -> Value {
@@ -56,24 +31,9 @@ const KNOWN_EXPECT_KEYS: &[&str] = &[
 ];
 
 fn run_case(suite: &Map<String, Value>, case: &Map<String, Value>) -> Result<(), String> {
-    let template = suite["template"].as_str().ok_or("suite has no template")?;
-    let strings = |k: &str| -> BTreeMap<String, String> {
-        obj(suite.get(k))
-            .into_iter()
-            .filter_map(|(k, v)| v.as_str().map(|s| (k, s.to_owned())))
-            .collect()
-    };
-    let resolver_partials = strings("resolverPartials");
-    let resolve_partial = |name: &str| resolver_partials.get(name).cloned();
-    let resolver_schemas = obj(suite.get("resolverSchemas"));
-    let resolve_schema = |name: &str| resolver_schemas.get(name).cloned();
-    let opts = ParseOptions {
-        limits: Limits::default(),
-        partials: strings("partials"),
-        partial_resolver: Some(&resolve_partial),
-        schemas: obj(suite.get("schemas")),
-        schema_resolver: Some(&resolve_schema),
-    };
+    if !suite.get("template").is_some_and(Value::is_string) {
+        return Err("suite has no template".into());
+    }
     let expect = obj(case.get("expect"));
     if let Some(k) = expect
         .keys()
@@ -83,7 +43,7 @@ fn run_case(suite: &Map<String, Value>, case: &Map<String, Value>) -> Result<(),
             "the case states '{k}', which this runner does not compare"
         ));
     }
-    let prompt = Prompt::parse_with(template, &opts).map_err(|e| format!("parse: {e}"))?;
+    let prompt = parse_suite(suite).map_err(|e| format!("parse: {e}"))?;
     // data: { ...suite.data, ...case.data }
     let mut data = obj(suite.get("data"));
     data.extend(obj(case.get("data")));

@@ -194,14 +194,20 @@ model_list:
       api_base: "BASE"
 "#;
 
-#[tokio::test]
-async fn chat_completions_with_a_genkit_prompt_sends_its_messages_and_response_format() {
+/// A fake upstream and promptd with `echo-gpt` pointing at it.
+async fn with_echo_model() -> (FakeUpstream, TestApp) {
     let fake = FakeUpstream::start().await;
     let app = TestApp::start_with(Opts {
         config_yaml: Some(MODELS.replace("BASE", &fake.base_url())),
         ..Opts::default()
     })
     .await;
+    (fake, app)
+}
+
+#[tokio::test]
+async fn chat_completions_with_a_genkit_prompt_sends_its_messages_and_response_format() {
+    let (fake, app) = with_echo_model().await;
     create_genkit(&app, "hello", GENKIT).await;
     let resp = app
         .req(Method::POST, "/chat/completions", Some(MASTER))
@@ -231,12 +237,7 @@ async fn chat_completions_with_a_genkit_prompt_sends_its_messages_and_response_f
 
 #[tokio::test]
 async fn prompts_test_renders_a_genkit_draft_when_the_dialect_is_given() {
-    let fake = FakeUpstream::start().await;
-    let app = TestApp::start_with(Opts {
-        config_yaml: Some(MODELS.replace("BASE", &fake.base_url())),
-        ..Opts::default()
-    })
-    .await;
+    let (fake, app) = with_echo_model().await;
     let resp = app
         .req(Method::POST, "/prompts/test", Some(MASTER))
         .json(&json!({"dotprompt_content": "---\nmodel: echo-gpt\n---\n{{role \"system\"}}Be brief.\n{{role \"user\"}}Hello {{name}}",
@@ -335,12 +336,7 @@ prompts:
 
 #[tokio::test]
 async fn chat_completions_puts_the_callers_messages_where_a_genkit_template_calls_history() {
-    let fake = FakeUpstream::start().await;
-    let app = TestApp::start_with(Opts {
-        config_yaml: Some(MODELS.replace("BASE", &fake.base_url())),
-        ..Opts::default()
-    })
-    .await;
+    let (fake, app) = with_echo_model().await;
     create_genkit(
         &app,
         "chat",
