@@ -19,6 +19,25 @@ const BUILTIN_LOCALS: &[&str] = &["index", "key", "first", "last", "partial-bloc
 /// The prefix of the block parameter that holds a `@name` value (never a valid path name).
 pub const DATA_PARAM_PREFIX: &str = "@";
 
+/// When the tag at `start` (its `{{`) is a comment, `{{!-- … --}}` or `{{! … }}`, which holds
+/// no tags: where it ends (the end of the text when it is not closed).
+fn comment_end(source: &str, start: usize) -> Option<usize> {
+    let j = start + 2;
+    let rest = source[j..].trim_start_matches('~');
+    let close = if rest.starts_with("!--") {
+        "--}}"
+    } else if rest.starts_with('!') {
+        "}}"
+    } else {
+        return None;
+    };
+    Some(
+        source[j..]
+            .find(close)
+            .map_or(source.len(), |e| j + e + close.len()),
+    )
+}
+
 /// Refuses text whose tags nest deeper than [`MAX_NESTING`], measured on the text (so the
 /// parser never recurses that deep): open blocks, `{{else x}}` chains and parentheses.
 /// Returns the deepest nesting found.
@@ -35,18 +54,11 @@ pub fn check_nesting(source: &str, body_line: usize) -> Result<usize, DotpromptE
     };
     while let Some(off) = source[i..].find("{{") {
         let start = i + off;
+        if let Some(end) = comment_end(source, start) {
+            i = end;
+            continue;
+        }
         let mut j = start + 2;
-        // Comments `{{!-- … --}}` and `{{! … }}` contain no tags.
-        let rest = &source[j..];
-        let rest = rest.trim_start_matches('~');
-        if rest.starts_with("!--") {
-            i = source[j..].find("--}}").map_or(source.len(), |e| j + e + 4);
-            continue;
-        }
-        if rest.starts_with('!') {
-            i = source[j..].find("}}").map_or(source.len(), |e| j + e + 2);
-            continue;
-        }
         while bytes.get(j).is_some_and(|b| *b == b'~' || *b == b'{') {
             j += 1;
         }
@@ -107,17 +119,8 @@ pub fn dot_paths(source: &str) -> std::borrow::Cow<'_, str> {
     let mut i = 0;
     while let Some(off) = source[i..].find("{{") {
         let start = i + off;
-        let rest = source[start + 2..].trim_start_matches('~');
-        if rest.starts_with("!--") {
-            i = source[start..]
-                .find("--}}")
-                .map_or(source.len(), |e| start + e + 4);
-            continue;
-        }
-        if rest.starts_with('!') {
-            i = source[start..]
-                .find("}}")
-                .map_or(source.len(), |e| start + e + 2);
+        if let Some(end) = comment_end(source, start) {
+            i = end;
             continue;
         }
         // Walk the tag to its `}}`, outside quoted strings.
@@ -178,12 +181,7 @@ fn element_refs(e: &TemplateElement, refs: &mut Refs, known: &dyn Fn(&str) -> bo
         | TemplateElement::HtmlExpression(h)
         | TemplateElement::HelperBlock(h) => {
             let is_call = h.block || !h.params.is_empty() || !h.hash.is_empty();
-            let name = match &h.name {
-                Parameter::Name(n) => Some(n.clone()),
-                Parameter::Path(p) => Some(path_raw(p)),
-                _ => None,
-            };
-            if name.as_deref() == Some("history") {
+            if param_name(&h.name) == Some("history") {
                 refs.history = true;
             }
             if let Parameter::Name(n) = &h.name
@@ -211,7 +209,7 @@ fn element_refs(e: &TemplateElement, refs: &mut Refs, known: &dyn Fn(&str) -> bo
                 Parameter::Path(p) => {
                     let raw = path_raw(p);
                     if raw != "@partial-block" {
-                        *refs.partials.entry(raw).or_default() += 1;
+                        *refs.partials.entry(raw.to_owned()).or_default() += 1;
                     }
                 }
                 Parameter::Literal(v) => {
@@ -255,9 +253,20 @@ fn element_refs(e: &TemplateElement, refs: &mut Refs, known: &dyn Fn(&str) -> bo
     }
 }
 
-fn path_raw(p: &Path) -> String {
+/// A path as written in the template.
+pub(crate) fn path_raw(p: &Path) -> &str {
     match p {
-        Path::Relative((_, raw)) | Path::Local((_, _, raw)) => raw.clone(),
+        Path::Relative((_, raw)) | Path::Local((_, _, raw)) => raw,
+    }
+}
+
+/// The name a helper or partial is called by, as handlebars-rust looks it up: a bare name, or
+/// a path as written.
+pub(crate) fn param_name(p: &Parameter) -> Option<&str> {
+    match p {
+        Parameter::Name(n) => Some(n),
+        Parameter::Path(p) => Some(path_raw(p)),
+        _ => None,
     }
 }
 

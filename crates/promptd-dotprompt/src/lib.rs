@@ -20,6 +20,7 @@ mod messages;
 mod program;
 pub mod schema;
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -554,44 +555,52 @@ impl Prompt {
             }
         }
         let root = program::Root::new(&data.input, defaults);
+        let params = self.data_params(data, metadata);
         let stack = self.0.render_stack;
         stacker::maybe_grow(stack, stack, || {
             if let (Engine::Auto, Some(p)) = (engine, &self.0.program) {
-                match self.render_compiled(p, &root, data, metadata) {
+                match self.render_compiled(p, &root, &params, data) {
                     Ok(messages) => return Ok(messages),
                     Err(program::Stop::Limit(t)) => return Err(self.limit_error(t)),
                     // A case the compiled renderer leaves to handlebars-rust.
                     Err(program::Stop::Fallback) => {}
                 }
             }
-            self.render_inner(root.into_merged(), data, metadata)
+            self.render_inner(root.into_merged(), &params, data)
         })
+    }
+
+    /// The `@name` data the template reads (the guard's block parameters): the render
+    /// context's value, `@metadata` built when the context has none, else null.
+    fn data_params<'d>(
+        &self,
+        data: &'d RenderData,
+        metadata: &Map<String, Value>,
+    ) -> Vec<DataParam<'d>> {
+        self.0
+            .data_names
+            .iter()
+            .map(|n| {
+                let v = match data.context.get(n) {
+                    Some(v) => Cow::Borrowed(v),
+                    None if n == "metadata" => Cow::Owned(metadata_data(metadata, data)),
+                    None => Cow::Owned(Value::Null),
+                };
+                (format!("{}{n}", guard::DATA_PARAM_PREFIX), v)
+            })
+            .collect()
     }
 
     fn render_compiled(
         &self,
         p: &program::Compiled,
         root: &program::Root<'_>,
+        params: &[DataParam<'_>],
         data: &RenderData,
-        metadata: &Map<String, Value>,
     ) -> Result<Vec<Message>, program::Stop> {
         let inner = &self.0;
-        let params: Vec<(String, std::borrow::Cow<'_, Value>)> = inner
-            .data_names
-            .iter()
-            .map(|n| {
-                let v = match data.context.get(n) {
-                    Some(v) => std::borrow::Cow::Borrowed(v),
-                    None if n == "metadata" => {
-                        std::borrow::Cow::Owned(metadata_data(metadata, data))
-                    }
-                    None => std::borrow::Cow::Owned(Value::Null),
-                };
-                (format!("{}{n}", guard::DATA_PARAM_PREFIX), v)
-            })
-            .collect();
         let deadline = Instant::now() + inner.limits.max_render_time;
-        let out = program::Run::new(root, &params, p, inner.limits.max_output_bytes, deadline)
+        let out = program::Run::new(root, params, p, inner.limits.max_output_bytes, deadline)
             .run(&p.program)?;
         Ok(messages::to_messages_at(
             &out.text,
@@ -624,28 +633,15 @@ impl Prompt {
     fn render_inner(
         &self,
         input: Value,
+        params: &[DataParam<'_>],
         data: &RenderData,
-        metadata: &Map<String, Value>,
     ) -> Result<Vec<Message>, DotpromptError> {
         let inner = &self.0;
         let ctx = Context::from(input);
-        let meta = || metadata_data(metadata, data);
-        let params: Vec<(String, Value)> = inner
-            .data_names
-            .iter()
-            .map(|n| {
-                let v = if n == "metadata" {
-                    data.context.get(n).cloned().unwrap_or_else(meta)
-                } else {
-                    data.context.get(n).cloned().unwrap_or(Value::Null)
-                };
-                (format!("{}{n}", guard::DATA_PARAM_PREFIX), v)
-            })
-            .collect();
         let mut rc = RenderContext::new(None);
         if let Some(block) = rc.block_mut() {
-            for (k, v) in &params {
-                block.set_block_param(k, BlockParamHolder::Value(v.clone()));
+            for (k, v) in params {
+                block.set_block_param(k, BlockParamHolder::Value(v.clone().into_owned()));
             }
         }
         let mut out = helpers::BoundedOutput::new(inner.limits.max_output_bytes);
@@ -670,6 +666,9 @@ impl Prompt {
         Ok(messages::to_messages(&out.buf, &pieces, &data.messages))
     }
 }
+
+/// A `@name` datum: the block parameter's name (with the guard's prefix) and its value.
+type DataParam<'d> = (String, Cow<'d, Value>);
 
 /// `@metadata`: {prompt: the metadata without input, messages}, built only when read.
 fn metadata_data(metadata: &Map<String, Value>, data: &RenderData) -> Value {

@@ -26,6 +26,7 @@ use handlebars::{JsonRender, Path, PathSeg, Template};
 use serde_json::{Map, Value};
 
 use crate::get_key;
+use crate::guard::param_name;
 use crate::helpers::{self, Piece, Tripped};
 
 /// A compiled template: a sequence of operations.
@@ -196,16 +197,6 @@ impl Program {
     }
 }
 
-fn name_of(p: &Parameter) -> Option<&str> {
-    match p {
-        Parameter::Name(n) => Some(n),
-        Parameter::Path(p) => Some(match p {
-            Path::Relative((_, raw)) | Path::Local((_, _, raw)) => raw,
-        }),
-        _ => None,
-    }
-}
-
 fn arg(p: &Parameter) -> Option<Arg> {
     match p {
         Parameter::Literal(v) => Some(Arg::Literal(v.clone())),
@@ -307,12 +298,8 @@ fn partial(d: &DecoratorTemplate, partials: &PartialIndex<'_>) -> Option<Op> {
         return None;
     }
     let name = match &d.name {
-        Parameter::Name(n) => n.as_str(),
-        Parameter::Path(p) => match p {
-            Path::Relative((_, raw)) | Path::Local((_, _, raw)) => raw.as_str(),
-        },
         Parameter::Literal(Value::String(s)) => s.as_str(),
-        _ => return None,
+        p => param_name(p)?,
     };
     if name == "@partial-block" {
         return None;
@@ -324,7 +311,7 @@ fn expression(h: &HelperTemplate) -> Option<Op> {
     if h.block || h.block_param.is_some() {
         return None;
     }
-    let name = name_of(&h.name)?;
+    let name = param_name(&h.name)?;
     let name_only = h.params.is_empty() && h.hash.is_empty();
     if name_only && !helper_exists(name) {
         return match &h.name {
@@ -355,7 +342,7 @@ fn block(h: &HelperTemplate, partials: &PartialIndex<'_>) -> Option<Op> {
     if h.block_param.is_some() {
         return None;
     }
-    let name = name_of(&h.name)?;
+    let name = param_name(&h.name)?;
     match (name, h.params.as_slice()) {
         ("if" | "unless", [p]) if hash_within(h, &["includeZero"]) => Some(Op::If {
             cond: arg(p)?,
@@ -534,15 +521,21 @@ impl<'a> Run<'a> {
         Ok(())
     }
 
+    /// Room for `len` more bytes of output (handlebars-rust's bounded output counts markers
+    /// too), and a tick: every write goes through here first.
+    fn room(&mut self, len: usize) -> Step {
+        let used = self.out.text.len() + self.marker_bytes;
+        if used.saturating_add(len) > self.max {
+            return Err(Stop::Limit(Tripped::Output));
+        }
+        self.tick()
+    }
+
     fn write(&mut self, s: &str) -> Step {
         if s.is_empty() {
             return Ok(());
         }
-        let used = self.out.text.len() + self.marker_bytes;
-        if used.saturating_add(s.len()) > self.max {
-            return Err(Stop::Limit(Tripped::Output));
-        }
-        self.tick()?;
+        self.room(s.len())?;
         self.out.text.push_str(s);
         Ok(())
     }
@@ -551,11 +544,7 @@ impl<'a> Run<'a> {
     fn write_decimal(&mut self, n: u64) -> Step {
         let mut buf = [0u8; 20];
         let digits = helpers::decimal_digits(n, &mut buf);
-        let used = self.out.text.len() + self.marker_bytes;
-        if used.saturating_add(digits.len()) > self.max {
-            return Err(Stop::Limit(Tripped::Output));
-        }
-        self.tick()?;
+        self.room(digits.len())?;
         self.out.text.extend(digits.iter().map(|&d| char::from(d)));
         Ok(())
     }
@@ -563,11 +552,7 @@ impl<'a> Run<'a> {
     fn put(&mut self, piece: Piece<'a>) -> Step {
         let index = self.out.pieces.len();
         let len = helpers::marker_len(index);
-        let used = self.out.text.len() + self.marker_bytes;
-        if used.saturating_add(len) > self.max {
-            return Err(Stop::Limit(Tripped::Output));
-        }
-        self.tick()?;
+        self.room(len)?;
         self.marker_bytes += len;
         self.out.pieces.push(piece);
         self.out.offsets.push(self.out.text.len());

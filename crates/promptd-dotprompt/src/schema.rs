@@ -336,17 +336,9 @@ impl Ty {
 
     /// [`matches_type`] for this name; `None` stands for the render's variables (an object).
     fn matches(&self, v: Option<&Value>) -> bool {
-        match (self.kind, v) {
-            (TyKind::Other, _) => true,
-            (TyKind::Object, None) => true,
-            (_, None) => false,
-            (TyKind::Null, Some(v)) => v.is_null(),
-            (TyKind::Boolean, Some(v)) => v.is_boolean(),
-            (TyKind::String, Some(v)) => v.is_string(),
-            (TyKind::Array, Some(v)) => v.is_array(),
-            (TyKind::Object, Some(v)) => v.is_object(),
-            (TyKind::Number, Some(v)) => v.is_number(),
-            (TyKind::Integer, Some(v)) => matches_type("integer", v),
+        match v {
+            Some(v) => Ty::kind_matches(self.kind, v),
+            None => matches!(self.kind, TyKind::Object | TyKind::Other),
         }
     }
 }

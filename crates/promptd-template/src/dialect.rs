@@ -431,20 +431,34 @@ fn genkit_render(
     vars: &Map<String, Value>,
     check: bool,
 ) -> Result<Vec<Message>, TemplateError> {
+    genkit_messages(g, vars, check, Vec::new())?
+        .into_iter()
+        .map(to_chat)
+        .collect()
+}
+
+/// The Dotprompt messages of a render with `history` as the conversation so far; `check`
+/// checks the variables against `input.schema` first.
+fn genkit_messages(
+    g: &GenkitPrompt,
+    vars: &Map<String, Value>,
+    check: bool,
+    history: Vec<promptd_dotprompt::Message>,
+) -> Result<Vec<promptd_dotprompt::Message>, TemplateError> {
     if !g.0.composed && !g.0.includes.is_empty() {
         return Err(crate::include::not_composed(&g.0.includes));
     }
     let data = RenderData {
         input: vars.clone(),
+        messages: history,
         ..RenderData::default()
     };
-    let messages = if check {
+    if check {
         g.0.prompt.render(&data)
     } else {
         g.0.prompt.render_unchecked(&data)
     }
-    .map_err(template_error)?;
-    messages.into_iter().map(to_chat).collect()
+    .map_err(template_error)
 }
 
 /// Marks the one history message a slot render passes: where it lands is where the caller's
@@ -458,21 +472,14 @@ fn genkit_render_with_slot(
     g: &GenkitPrompt,
     vars: &Map<String, Value>,
 ) -> Result<(Vec<Message>, Option<usize>), TemplateError> {
-    if !g.0.composed && !g.0.includes.is_empty() {
-        return Err(crate::include::not_composed(&g.0.includes));
-    }
     let mut marker = Map::new();
     marker.insert(HISTORY_SLOT.into(), Value::Bool(true));
-    let data = RenderData {
-        input: vars.clone(),
-        messages: vec![promptd_dotprompt::Message {
-            role: "user".into(),
-            content: Vec::new(),
-            metadata: Some(marker),
-        }],
-        ..RenderData::default()
+    let stand_in = promptd_dotprompt::Message {
+        role: "user".into(),
+        content: Vec::new(),
+        metadata: Some(marker),
     };
-    let rendered = g.0.prompt.render(&data).map_err(template_error)?;
+    let rendered = genkit_messages(g, vars, true, vec![stand_in])?;
     let is_slot = |m: &promptd_dotprompt::Message| {
         m.metadata
             .as_ref()

@@ -617,44 +617,65 @@ impl Fuzz {
         );
     }
 
+    /// `POST /prompts` with `template` in `dialect` (`None`: LiteLLM's), then info, render and
+    /// delete. Returns the render's status (0 when the prompt was refused).
+    async fn store_and_render(&mut self, dialect: Option<&str>, template: &str) -> u16 {
+        let base = self.server.base.clone();
+        let tag = dialect.map_or(String::new(), |d| format!(" ({d})"));
+        let id = format!("fuzz{}", self.case);
+        let mut params = json!({"prompt_integration": "dotprompt", "dotprompt_content": template});
+        if let Some(d) = dialect {
+            params["prompt_dialect"] = json!(d);
+        }
+        let body = json!({"prompt_id": id, "litellm_params": params, "prompt_info": {"prompt_type": "db"}});
+        let req = self.client.post(format!("{base}/prompts")).json(&body);
+        if self
+            .send(&format!("POST /prompts{tag}"), template, req)
+            .await
+            != 200
+        {
+            return 0;
+        }
+        let req = self.client.get(format!("{base}/prompts/{id}/info"));
+        self.send(&format!("info{tag}"), template, req).await;
+        let req = self
+            .client
+            .post(format!("{base}/prompts/{id}/render"))
+            .json(&json!({"prompt_variables": vars()}));
+        let rendered = self.send(&format!("render{tag}"), template, req).await;
+        let req = self.client.delete(format!("{base}/prompts/{id}"));
+        self.send(&format!("delete{tag}"), template, req).await;
+        rendered
+    }
+
+    /// `/prompts/test` with `template` in `dialect`, its model named when it names none.
+    async fn test_draft(&mut self, dialect: Option<&str>, template: &str) -> u16 {
+        let base = self.server.base.clone();
+        let tag = dialect.map_or(String::new(), |d| format!(" ({d})"));
+        let mut body =
+            json!({"dotprompt_content": with_model(template), "prompt_variables": vars()});
+        if let Some(d) = dialect {
+            body["prompt_dialect"] = json!(d);
+        }
+        let req = self.client.post(format!("{base}/prompts/test")).json(&body);
+        self.send(&format!("/prompts/test{tag}"), template, req)
+            .await
+    }
+
     /// The Genkit dialect through `POST /prompts` (+ info, render, delete) or `/prompts/test`.
     async fn run_genkit(&mut self, route: usize, template: &str) {
-        let base = self.server.base.clone();
-        if route == 0 {
-            let id = format!("fuzz{}", self.case);
-            let body = json!({"prompt_id": id, "litellm_params": {"prompt_integration": "dotprompt", "prompt_dialect": "genkit", "dotprompt_content": template}, "prompt_info": {"prompt_type": "db"}});
-            let req = self.client.post(format!("{base}/prompts")).json(&body);
-            if self.send("POST /prompts (genkit)", template, req).await == 200 {
-                let req = self.client.get(format!("{base}/prompts/{id}/info"));
-                self.send("info (genkit)", template, req).await;
-                let req = self
-                    .client
-                    .post(format!("{base}/prompts/{id}/render"))
-                    .json(&json!({"prompt_variables": vars()}));
-                if self.send("render (genkit)", template, req).await == 200 {
-                    self.genkit_rendered += 1;
-                }
-                let req = self.client.delete(format!("{base}/prompts/{id}"));
-                self.send("delete (genkit)", template, req).await;
-            }
+        let status = if route == 0 {
+            self.store_and_render(Some("genkit"), template).await
         } else {
-            let req = self
-                .client
-                .post(format!("{base}/prompts/test"))
-                .json(&json!({
-                    "dotprompt_content": with_model(template),
-                    "prompt_dialect": "genkit",
-                    "prompt_variables": vars(),
-                }));
-            if self.send("/prompts/test (genkit)", template, req).await == 200 {
-                self.genkit_rendered += 1;
-            }
+            self.test_draft(Some("genkit"), template).await
+        };
+        if status == 200 {
+            self.genkit_rendered += 1;
         }
         self.genkit_cases += 1;
     }
 
     async fn run(&mut self, route: usize, template: &str) {
-        let base = self.server.base.clone();
         match route {
             0 => {
                 let form = Form::new().part(
@@ -663,33 +684,18 @@ impl Fuzz {
                 );
                 let req = self
                     .client
-                    .post(format!("{base}/utils/dotprompt_json_converter"))
+                    .post(format!(
+                        "{}/utils/dotprompt_json_converter",
+                        self.server.base
+                    ))
                     .multipart(form);
                 self.send("converter", template, req).await;
             }
             1 => {
-                let id = format!("fuzz{}", self.case);
-                let body = json!({"prompt_id": id, "litellm_params": {"prompt_integration": "dotprompt", "dotprompt_content": template}, "prompt_info": {"prompt_type": "db"}});
-                let req = self.client.post(format!("{base}/prompts")).json(&body);
-                if self.send("POST /prompts", template, req).await == 200 {
-                    let req = self.client.get(format!("{base}/prompts/{id}/info"));
-                    self.send("info", template, req).await;
-                    let req = self
-                        .client
-                        .post(format!("{base}/prompts/{id}/render"))
-                        .json(&json!({"prompt_variables": vars()}));
-                    self.send("render", template, req).await;
-                    let req = self.client.delete(format!("{base}/prompts/{id}"));
-                    self.send("delete", template, req).await;
-                }
+                self.store_and_render(None, template).await;
             }
             _ => {
-                let content = format!("---\nmodel: mock-gpt\n---\n{template}");
-                let req = self
-                    .client
-                    .post(format!("{base}/prompts/test"))
-                    .json(&json!({"dotprompt_content": content, "prompt_variables": vars()}));
-                self.send("/prompts/test", template, req).await;
+                self.test_draft(None, template).await;
             }
         }
     }

@@ -194,6 +194,18 @@ model_list:
       api_base: "BASE"
 "#;
 
+/// `POST /chat/completions` with `body`, which must answer 200.
+async fn chat_ok(app: &TestApp, body: &Value) {
+    let resp = app
+        .req(Method::POST, "/chat/completions", Some(MASTER))
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    assert_eq!(status, 200, "{}", resp.text().await.unwrap());
+}
+
 /// A fake upstream and promptd with `echo-gpt` pointing at it.
 async fn with_echo_model() -> (FakeUpstream, TestApp) {
     let fake = FakeUpstream::start().await;
@@ -209,21 +221,12 @@ async fn with_echo_model() -> (FakeUpstream, TestApp) {
 async fn chat_completions_with_a_genkit_prompt_sends_its_messages_and_response_format() {
     let (fake, app) = with_echo_model().await;
     create_genkit(&app, "hello", GENKIT).await;
-    let resp = app
-        .req(Method::POST, "/chat/completions", Some(MASTER))
-        .json(
-            &json!({"prompt_id": "hello", "prompt_variables": {"name": "Lin"},
+    chat_ok(
+        &app,
+        &json!({"prompt_id": "hello", "prompt_variables": {"name": "Lin"},
                       "messages": [{"role": "user", "content": "and be brief"}]}),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        resp.status().as_u16(),
-        200,
-        "{}",
-        resp.text().await.unwrap()
-    );
+    )
+    .await;
     let format: Value = serde_json::from_str(OUTPUT_FORMAT).unwrap();
     assert_eq!(
         fake.last_request().unwrap().body,
@@ -351,21 +354,12 @@ async fn chat_completions_puts_the_callers_messages_where_a_genkit_template_call
         {"role": "tool", "tool_call_id": "c1", "content": "4"},
         {"role": "assistant", "content": "4."}
     ]);
-    let resp = app
-        .req(Method::POST, "/chat/completions", Some(MASTER))
-        .json(
-            &json!({"prompt_id": "chat", "prompt_variables": {"question": "And 3+3?"},
+    chat_ok(
+        &app,
+        &json!({"prompt_id": "chat", "prompt_variables": {"question": "And 3+3?"},
                       "messages": earlier}),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        resp.status().as_u16(),
-        200,
-        "{}",
-        resp.text().await.unwrap()
-    );
+    )
+    .await;
     let mut expected = vec![json!({"role": "system", "content": "Be brief.\n"})];
     expected.extend(earlier.as_array().unwrap().iter().cloned());
     expected.push(json!({"role": "user", "content": "And 3+3?"}));
@@ -378,20 +372,13 @@ async fn chat_completions_puts_the_callers_messages_where_a_genkit_template_call
     // gets them after its own messages (LiteLLM's rule, checked above for `hello`).
     create_genkit(&app, "frame", "{{role \"system\"}}Sys\n{{history}}").await;
     create_genkit(&app, "outer", "{{> frame}}{{role \"user\"}}{{question}}").await;
-    let resp = app
-        .req(Method::POST, "/chat/completions", Some(MASTER))
-        .json(&json!({"prompt_id": "outer", "model": "echo-gpt",
+    chat_ok(
+        &app,
+        &json!({"prompt_id": "outer", "model": "echo-gpt",
                       "prompt_variables": {"question": "Q"},
-                      "messages": [{"role": "user", "content": "earlier"}]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        resp.status().as_u16(),
-        200,
-        "{}",
-        resp.text().await.unwrap()
-    );
+                      "messages": [{"role": "user", "content": "earlier"}]}),
+    )
+    .await;
     assert_eq!(
         fake.last_request().unwrap().body["messages"],
         json!([{"role": "system", "content": "Sys\n"},
